@@ -1,0 +1,53 @@
+// Installs (Debian packages, as root) and starts the real programs the tests
+// use, when they are missing. Safe to run repeatedly.
+import { execSync, spawnSync } from "node:child_process";
+import { existsSync, readdirSync } from "node:fs";
+
+const need = [
+  { bin: "/usr/sbin/sshd", pkg: "openssh-server" },
+  { bin: "/usr/bin/ssh", pkg: "openssh-client" },
+  { bin: "/usr/bin/openssl", pkg: "openssl" },
+  { bin: "/usr/bin/psql", pkg: "postgresql-client" },
+  { bin: "/usr/bin/pg_ctlcluster", pkg: "postgresql" },
+];
+
+function sh(cmd) {
+  return spawnSync("sh", ["-c", cmd], { stdio: "inherit" }).status === 0;
+}
+
+function isRoot() {
+  return typeof process.getuid === "function" && process.getuid() === 0;
+}
+
+export function ensurePackages() {
+  const missing = need.filter((n) => !existsSync(n.bin)).map((n) => n.pkg);
+  if (missing.length === 0) return;
+  if (!isRoot()) {
+    console.error(`missing system packages: ${missing.join(" ")} (run as root, or install them)`);
+    return;
+  }
+  console.log(`installing ${missing.join(" ")} from Debian packages...`);
+  sh("apt-get update -qq");
+  sh(`DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${missing.join(" ")} >/dev/null`);
+}
+
+function pgReady() {
+  return spawnSync("pg_isready", ["-h", "127.0.0.1", "-p", "5432", "-q"]).status === 0;
+}
+
+export function ensurePostgres() {
+  if (pgReady()) return;
+  if (!existsSync("/etc/postgresql")) return;
+  for (const v of readdirSync("/etc/postgresql")) {
+    sh(`pg_ctlcluster --skip-systemctl-redirect ${v} main start`);
+  }
+  for (let i = 0; i < 50 && !pgReady(); i++) execSync("sleep 0.2");
+  if (!pgReady()) console.error("PostgreSQL on 127.0.0.1:5432 did not come up");
+}
+
+export function ensurePeers() {
+  ensurePackages();
+  ensurePostgres();
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) ensurePeers();
