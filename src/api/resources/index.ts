@@ -1,0 +1,42 @@
+/** Resource types and schemas (DESIGN §8): the public surface of src/api/resources. */
+export { type CaKeySet, type CaType, CA_TYPES, type CertAuthority, type CertAuthorityInput, certAuthoritySchema, withoutSecrets } from "./cert-authority.ts";
+export {
+  type ClusterAuthPreference,
+  type ClusterAuthPreferenceInput,
+  type ClusterName,
+  type ClusterNameInput,
+  clusterAuthPreferenceSchema,
+  clusterNameSchema,
+  SECOND_FACTORS,
+  type SecondFactor,
+} from "./cluster.ts";
+export { durationProblem, formatDuration, parseDuration, tryParseDuration } from "./duration.ts";
+export type { DocumentLocation, Path } from "./issues.ts";
+export { type Node, type NodeInput, nodeLabels, nodeSchema } from "./node.ts";
+export { parseResource, parseResourceOf, RESOURCE_KINDS, type Resource, type ResourceKind, type ResourceOfKind } from "./parse.ts";
+export {
+  type CompiledRegex,
+  compileFullMatchRegex,
+  isRegexPattern,
+  MAX_REGEX_INPUT_LENGTH,
+  MAX_REGEX_LENGTH,
+  regexSafetyProblem,
+} from "./patterns.ts";
+export {
+  DEFAULT_MAX_SESSION_TTL,
+  JOIN_MODES,
+  type JoinPolicy,
+  type KubernetesResource,
+  type LabelSelector,
+  ROLE_VERSIONS,
+  type Role,
+  type RoleConditions,
+  type RoleInput,
+  type RoleOptions,
+  type Rule,
+  roleSchema,
+} from "./role.ts";
+export type { Metadata } from "./schema.ts";
+export { TOKEN_ROLES, type Token, type TokenInput, type TokenRole, tokenSchema } from "./token.ts";
+export { type Traits, type User, type UserInput, userSchema } from "./user.ts";
+export { MAX_YAML_LENGTH, parseYamlDocuments, toCanonicalJson, toYaml } from "./yaml.ts";

@@ -1,0 +1,117 @@
+import { readFileSync } from "node:fs";
+import { Command, Option } from "commander";
+import { VERSION } from "../api/constants.ts";
+import { badParameter } from "../api/errors.ts";
+import { decodeIdentity } from "../lib/crypto/index.ts";
+import { login, ping } from "../lib/client/login.ts";
+import { type Format, formatDate, parseFormat, render } from "../lib/client/output.ts";
+import { currentProfile, loadCredentials, removeProfile } from "../lib/client/profile.ts";
+import { ask } from "../lib/client/prompt.ts";
+import { main } from "./run.ts";
+
+const program = new Command("jsh")
+  .description("Reach SSH servers, databases, apps and Kubernetes through a Jumpgate proxy")
+  .version(VERSION)
+  .option("--proxy <addr>", "proxy address HOST:PORT")
+  .option("--user <name>", "user name")
+  .option("--insecure", "do not verify the proxy's certificate (self-signed demo proxies)")
+  .addOption(new Option("--format <format>", "output format").choices(["text", "json", "yaml"]).default("text"))
+  .option("-d, --debug", "print more on errors")
+  .exitOverride();
+
+const print = (s: string): void => {
+  process.stdout.write(`${s}\n`);
+};
+const globals = () => program.opts<{ proxy?: string; user?: string; insecure?: boolean; format: string }>();
+
+program
+  .command("login")
+  .description("log in and save short-lived certificates")
+  .option("--ttl <duration>", "certificate lifetime (capped by your roles)")
+  .option("--password-file <file>", "read the password from this file")
+  .option("--otp <code>", "one-time code from your authenticator app")
+  .action(async (o: { ttl?: string; passwordFile?: string; otp?: string }) => {
+    const g = globals();
+    let proxy = g.proxy;
+    let user = g.user;
+    let insecure = !!g.insecure;
+    if (!proxy) {
+      try {
+        const p = currentProfile();
+        proxy = p.proxy;
+        user ??= p.user;
+        insecure ||= p.insecure;
+      } catch {
+        throw badParameter("name the proxy: jsh login --proxy=HOST:PORT --user=NAME");
+      }
+    }
+    if (!user) throw badParameter("name the user: jsh login --user=NAME");
+    const info = await ping(proxy, insecure);
+    const password =
+      process.env.JSH_PASSWORD ??
+      (o.passwordFile ? readFileSync(o.passwordFile, "utf8").replace(/\r?\n$/, "") : await ask(`Enter password for Jumpgate user ${user}: `, true));
+    const sf = info.auth.second_factor;
+    const otp = o.otp ?? (sf === "otp" || sf === "on" ? await ask("Enter your OTP token: ", false) : "");
+    const { ttl } = o;
+    const ttlSeconds = ttl ? Math.round(parseDurationSeconds(ttl)) : undefined;
+    const r = await login({ proxy, user, password, otp: otp.trim(), insecure, ...(ttlSeconds ? { ttlSeconds } : {}) });
+    print(statusText(parseFormat(g.format), proxy));
+    void r;
+  });
+
+function parseDurationSeconds(s: string): number {
+  const m = /^(\d+)(s|m|h)$/.exec(s);
+  if (!m) throw badParameter(`--ttl wants a duration like 90m or 8h, got "${s}"`);
+  const n = Number(m[1]);
+  return m[2] === "h" ? n * 3600 : m[2] === "m" ? n * 60 : n;
+}
+
+function statusText(format: Format, proxy?: string): string {
+  const p = currentProfile(proxy);
+  const c = loadCredentials(p);
+  const id = decodeIdentity(c.tlsCert);
+  const valid = id.expires.getTime() > Date.now();
+  const data = {
+    proxy: p.proxy,
+    user: id.username,
+    cluster: id.clusterName,
+    roles: id.roles,
+    logins: id.logins,
+    traits: id.traits,
+    valid_until: id.expires.toISOString(),
+    expired: !valid,
+  };
+  return render(data, format, () =>
+    [
+      `> Profile URL:        https://${p.proxy}`,
+      `  Logged in as:       ${id.username}`,
+      `  Cluster:            ${id.clusterName}`,
+      `  Roles:              ${id.roles.join(", ")}`,
+      `  Logins:             ${id.logins.join(", ")}`,
+      `  Valid until:        ${formatDate(id.expires)} [${valid ? `valid for ${remaining(id.expires)}` : "EXPIRED"}]`,
+    ].join("\n"),
+  );
+}
+
+function remaining(d: Date): string {
+  const s = Math.max(0, Math.round((d.getTime() - Date.now()) / 1000));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  return h > 0 ? `${h}h${m}m` : `${m}m`;
+}
+
+program
+  .command("status")
+  .description("who you are logged in as, with which roles and logins, until when")
+  .action(() => print(statusText(parseFormat(globals().format), globals().proxy)));
+
+program
+  .command("logout")
+  .description("remove the saved certificates")
+  .action(() => {
+    const p = currentProfile(globals().proxy);
+    removeProfile(p);
+    print(`Logged out ${p.user} from ${p.proxy}.`);
+  });
+
+await main(() => program.parseAsync(process.argv).then(() => undefined));

@@ -1,0 +1,323 @@
+import { create } from "@bufbuild/protobuf";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import { accessDenied, badParameter } from "../../../api/errors.ts";
+import { AuthService, type Certs, CertsSchema } from "../../../api/gen/jumpgate/v1/auth_pb.ts";
+import type { Role } from "../../../api/resources/index.ts";
+import { checkCanGrant } from "../../rbac/index.ts";
+import { validateResource } from "../validate.ts";
+import type { StoredResource } from "../../services/index.ts";
+import { type CaType, CA_TYPES } from "../authorities.ts";
+import { type IssuedCerts, issueHostCerts, issueUserCerts } from "../certs.ts";
+import { authenticateUser } from "../login.ts";
+import { createToken, registerUsingToken } from "../join.ts";
+import { deleteResource, getResource, listResources, upsertResource } from "../resources.ts";
+import type { AuthServer } from "../server.ts";
+import { completeInvite, createUser, getUserToken, needsOtp, resetUser, updateUser, type UserResource } from "../users.ts";
+import {
+  type Caller,
+  callerName,
+  requireAuthenticated,
+  requireProxyOrAdmin,
+  requireRule,
+  resolveCaller,
+} from "./authz.ts";
+import { fromProto, toJsonObject, toProto } from "../../../api/convert.ts";
+import { toConnectError } from "../../../api/rpc-errors.ts";
+import { peerKey } from "./server.ts";
+import { watchResources } from "./watch.ts";
+
+function certsToProto(c: IssuedCerts): Certs {
+  return create(CertsSchema, {
+    sshCert: c.sshCert,
+    tlsCert: c.tlsCert,
+    tlsCaCerts: c.tlsCaCerts,
+    hostCaCerts: c.hostCaCerts,
+    sshCaKeys: c.sshCaKeys,
+    clusterName: c.clusterName,
+    username: c.username,
+    roles: c.roles,
+    logins: c.logins,
+    expires: c.expires.toISOString(),
+    hostId: c.hostId ?? "",
+  });
+}
+
+const traitsFromProto = (t: Record<string, { values: string[] }>) =>
+  Object.fromEntries(Object.entries(t).map(([k, v]) => [k, v.values]));
+
+const ttlMs = (seconds: bigint) => (seconds > 0n ? Number(seconds) * 1000 : undefined);
+
+/** A role or user write must not hand out more than the writer holds. */
+async function guardGrant(server: AuthServer, c: Caller, doc: Record<string, unknown>): Promise<void> {
+  if (c.kind !== "user") return;
+  const kind = doc.kind;
+  if (kind === "role") {
+    const d = checkCanGrant(c.checker, { role: validateResource(doc) as unknown as Role });
+    if (!d.allowed) throw accessDenied(`access denied: ${d.reason}`);
+  }
+  if (kind === "user") {
+    const roleNames = ((doc.spec as { roles?: string[] } | undefined)?.roles ?? []) as string[];
+    await guardRoles(server, c, roleNames);
+  }
+}
+
+async function guardRoles(server: AuthServer, c: Caller, roleNames: string[]): Promise<void> {
+  if (c.kind !== "user") return;
+  for (const name of roleNames) {
+    const role = await server.ctx.stores.roles.find(name);
+    if (!role) continue;
+    const d = checkCanGrant(c.checker, { assignRole: role as unknown as Role });
+    if (!d.allowed) throw accessDenied(`access denied: ${d.reason}`);
+  }
+}
+
+export function authServiceImpl(server: AuthServer): ServiceImpl<typeof AuthService> {
+  const ctx = server.ctx;
+  const caller = (hc: HandlerContext) => resolveCaller(ctx, hc.values.get(peerKey));
+  // Every handler runs through this, so errors leave as gRPC statuses with the user-facing text only.
+  const wrap =
+    <I, O>(fn: (req: I, c: Caller, hc: HandlerContext) => Promise<O>) =>
+    async (req: I, hc: HandlerContext): Promise<O> => {
+      try {
+        return await fn(req, await caller(hc), hc);
+      } catch (e) {
+        const err = toConnectError(e);
+        if (err.code === 13) ctx.log.error({ err: e }, "internal error in Auth API");
+        throw err;
+      }
+    };
+
+  return {
+    ping: wrap(async () => ({
+      clusterName: server.clusterName,
+      serverVersion: ctx.config.version,
+      secondFactor: await server.secondFactor(),
+    })),
+
+    status: wrap(async (_req, c) => {
+      requireAuthenticated(c);
+      const s = server.status();
+      return {
+        clusterName: s.clusterName,
+        serverVersion: s.version,
+        storage: ctx.backend.constructor.name,
+        authorities: s.authorities.map((a) => ({ type: a.type, sshFingerprints: a.ssh, tlsFingerprints: a.tls })),
+      };
+    }),
+
+    getResource: wrap(async (req, c) => {
+      requireRule(c, req.kind, "read");
+      return toProto(await getResource(ctx, req.kind, req.name));
+    }),
+
+    listResources: wrap(async (req, c) => {
+      requireRule(c, req.kind, "list");
+      return { resources: (await listResources(ctx, req.kind)).map(toProto) };
+    }),
+
+    upsertResource: wrap(async (req, c) => {
+      const doc = fromProto(req.resource);
+      const kind = String(doc.kind ?? "");
+      if (c.kind === "host" && kind === "node" && c.systemRoles.includes("node")) {
+        // Heartbeats: a node writes only its own entry.
+        const name = (doc.metadata as { name?: string }).name;
+        if (name !== c.name) throw accessDenied(`host ${c.name} may only register itself`);
+      } else {
+        requireRule(c, kind, req.overwrite ? "update" : "create");
+        if (req.overwrite) requireRule(c, kind, "create");
+        await guardGrant(server, c, doc);
+      }
+      const saved = await upsertResource(ctx, doc, req.overwrite, callerName(c));
+      if (saved.kind === "cluster_auth_preference") {
+        ctx.config.secondFactor = (saved.spec as { second_factor: typeof ctx.config.secondFactor }).second_factor;
+      }
+      return toProto(saved);
+    }),
+
+    deleteResource: wrap(async (req, c) => {
+      requireRule(c, req.kind, "delete");
+      await deleteResource(ctx, req.kind, req.name, callerName(c));
+      return {};
+    }),
+
+    watch: async function* (req, hc) {
+      let c: Caller;
+      try {
+        c = await caller(hc);
+        for (const k of req.kinds) requireRule(c, k, "list");
+      } catch (e) {
+        throw toConnectError(e);
+      }
+      yield* watchResources(ctx, req.kinds, Number(req.fromRevision), hc.signal);
+    },
+
+    createUser: wrap(async (req, c) => {
+      requireRule(c, "user", "create");
+      await guardRoles(server, c, req.roles);
+      const r = await createUser(ctx, {
+        name: req.name,
+        roles: req.roles,
+        traits: traitsFromProto(req.traits),
+        actor: callerName(c),
+      });
+      return {
+        user: toProto(r.user),
+        inviteToken: r.invite.token,
+        inviteUrl: r.invite.url,
+        expires: r.invite.expires.toISOString(),
+      };
+    }),
+
+    updateUser: wrap(async (req, c) => {
+      requireRule(c, "user", "update");
+      if (req.setRoles) await guardRoles(server, c, req.roles);
+      const u = await updateUser(ctx, {
+        name: req.name,
+        ...(req.setRoles ? { roles: req.roles } : {}),
+        ...(req.setTraits ? { traits: traitsFromProto(req.traits) } : {}),
+        actor: callerName(c),
+      });
+      return toProto(u);
+    }),
+
+    resetUser: wrap(async (req, c) => {
+      requireRule(c, "user", "update");
+      const invite = await resetUser(ctx, req.name, callerName(c));
+      const user = (await ctx.stores.users.get(req.name)) as UserResource;
+      return {
+        user: toProto(user),
+        inviteToken: invite.token,
+        inviteUrl: invite.url,
+        expires: invite.expires.toISOString(),
+      };
+    }),
+
+    getInvite: wrap(async (req, c) => {
+      requireProxyOrAdmin(c, "read invitations");
+      const t = await getUserToken(ctx, req.token);
+      const otp = needsOtp(ctx);
+      return {
+        user: t.user,
+        expires: t.expires,
+        secondFactor: ctx.config.secondFactor,
+        totpSecret: otp ? t.totpSecret : "",
+        totpUrl: otp ? t.totpUrl : "",
+        totpQrSvg: otp ? t.totpQrSvg : "",
+      };
+    }),
+
+    completeInvite: wrap(async (req, c) => {
+      requireProxyOrAdmin(c, "complete invitations");
+      const user = await completeInvite(ctx, { token: req.token, password: req.password, totpCode: req.totpCode });
+      return { user };
+    }),
+
+    authenticateUser: wrap(async (req, c) => {
+      requireProxyOrAdmin(c, "log users in");
+      const certs = await authenticateUser(ctx, {
+        user: req.user,
+        password: req.password,
+        otp: req.otp,
+        sshPublicKey: req.sshPublicKey,
+        tlsPublicKey: req.tlsPublicKey,
+        ...(req.ttlSeconds > 0n ? { ttlMs: Number(req.ttlSeconds) * 1000 } : {}),
+        clientAddr: req.clientAddr,
+      });
+      return certsToProto(certs);
+    }),
+
+    generateUserCerts: wrap(async (req, c) => {
+      requireAuthenticated(c);
+      let target: UserResource;
+      let ttl = ttlMs(req.ttlSeconds);
+      if (c.kind === "admin") {
+        if (!req.user) throw badParameter("name the user to sign for (--user)");
+        target = (await ctx.stores.users.get(req.user)) as UserResource;
+      } else if (c.kind === "user" && (!req.user || req.user === c.name)) {
+        target = c.user;
+        // Renewal never outlives the certificate it renews.
+        const left = c.identity.expires.getTime() - ctx.clock.now().getTime();
+        ttl = Math.min(ttl ?? left, left);
+      } else {
+        throw accessDenied("only an administrator may sign certificates for another user");
+      }
+      const certs = await issueUserCerts(ctx, target, req, ttl);
+      return certsToProto(certs);
+    }),
+
+    generateHostCerts: wrap(async (req, c) => {
+      requireAuthenticated(c);
+      if (!(c.kind === "admin" || (c.kind === "host" && c.name === req.hostId))) {
+        throw accessDenied("only an administrator or the host itself may sign host certificates");
+      }
+      const role = req.role || "node";
+      if (c.kind === "host" && !c.systemRoles.includes(role)) throw accessDenied(`host may not take the ${role} role`);
+      const certs = await issueHostCerts(ctx, {
+        hostId: req.hostId,
+        nodeName: req.nodeName || req.hostId,
+        role,
+        principals: req.principals,
+        dnsNames: req.dnsNames,
+        sshPublicKey: req.sshPublicKey,
+        tlsPublicKey: req.tlsPublicKey,
+        ...(req.ttlSeconds > 0n ? { ttlMs: Number(req.ttlSeconds) * 1000 } : {}),
+      });
+      return certsToProto(certs);
+    }),
+
+    registerUsingToken: wrap(async (req, c) => {
+      const remoteAddr = c.kind === "host" && req.remoteAddr ? req.remoteAddr : c.kind === "anonymous" ? c.addr : req.remoteAddr;
+      const certs = await registerUsingToken(ctx, {
+        token: req.token,
+        hostId: req.hostId,
+        nodeName: req.nodeName || req.hostId,
+        role: req.role,
+        principals: req.principals,
+        dnsNames: req.dnsNames,
+        sshPublicKey: req.sshPublicKey,
+        tlsPublicKey: req.tlsPublicKey,
+        remoteAddr,
+      });
+      return certsToProto(certs);
+    }),
+
+    createToken: wrap(async (req, c) => {
+      requireRule(c, "token", "create");
+      const t = await createToken(ctx, {
+        roles: req.roles,
+        ...(req.ttlSeconds > 0n ? { ttlMs: Number(req.ttlSeconds) * 1000 } : {}),
+        ...(req.name ? { name: req.name } : {}),
+        actor: callerName(c),
+      });
+      return toProto(t as StoredResource);
+    }),
+
+    exportAuthorities: wrap(async (req) => {
+      const type = (req.type || "user") as CaType;
+      if (!CA_TYPES.includes(type)) throw badParameter(`unknown authority type "${req.type}"`);
+      const ca = ctx.authorities.get(type);
+      return {
+        sshPublicKeys: ca.sshPublicKeys,
+        tlsCerts: type === "jwt" ? ca.jwtPublicKeys : ca.tlsCerts,
+        clusterName: server.clusterName,
+      };
+    }),
+
+    searchEvents: wrap(async (req, c) => {
+      requireRule(c, "event", "list");
+      const to = req.to ? new Date(req.to) : ctx.clock.now();
+      const from = req.from ? new Date(req.from) : new Date(to.getTime() - 3600_000);
+      if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime())) throw badParameter("bad time range");
+      const r = await ctx.audit.search({
+        from,
+        to,
+        ...(req.types.length ? { types: req.types } : {}),
+        ...(req.user ? { user: req.user } : {}),
+        limit: req.limit > 0 ? Math.min(req.limit, 10_000) : 500,
+        order: req.order === "asc" ? "asc" : "desc",
+        ...(req.startKey ? { startKey: req.startKey } : {}),
+      });
+      return { events: r.events.map((e) => toJsonObject(e)), nextKey: r.nextKey ?? "" };
+    }),
+  };
+}

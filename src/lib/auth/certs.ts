@@ -1,0 +1,213 @@
+import { createPublicKey } from "node:crypto";
+import { accessDenied, badParameter } from "../../api/errors.ts";
+import {
+  formatCertificateLine,
+  type Identity,
+  issueClientCertificate,
+  issueServerCertificate,
+  parseSshPublicKey,
+  signHostCertificate,
+  signUserCertificate,
+} from "../crypto/index.ts";
+import type { Role } from "../../api/resources/index.ts";
+import { AccessChecker } from "../rbac/index.ts";
+import type { AuthContext } from "./context.ts";
+import type { UserResource } from "./users.ts";
+
+export const DEFAULT_USER_TTL_MS = 12 * 3600_000;
+export const DEFAULT_HOST_TTL_MS = 24 * 3600_000;
+export const MIN_TTL_MS = 60_000;
+
+export interface IssuedCerts {
+  sshCert: string;
+  tlsCert: string;
+  tlsCaCerts: string[];
+  hostCaCerts: string[];
+  sshCaKeys: string[];
+  clusterName: string;
+  username: string;
+  roles: string[];
+  logins: string[];
+  expires: Date;
+  hostId?: string;
+}
+
+export interface PublicKeys {
+  sshPublicKey: string;
+  tlsPublicKey: string;
+}
+
+function parseKeys(keys: PublicKeys) {
+  let ssh: ReturnType<typeof parseSshPublicKey>;
+  let tls: ReturnType<typeof createPublicKey>;
+  try {
+    ssh = parseSshPublicKey(keys.sshPublicKey);
+  } catch {
+    throw badParameter("the SSH public key is not a valid OpenSSH public key");
+  }
+  try {
+    tls = createPublicKey(keys.tlsPublicKey);
+  } catch {
+    throw badParameter("the TLS public key is not a valid PEM public key");
+  }
+  return { ssh, tls };
+}
+
+export async function rolesOf(ctx: AuthContext, names: string[]) {
+  const roles = [];
+  for (const n of names) {
+    const r = await ctx.stores.roles.find(n);
+    // A deleted role grants nothing; it is skipped rather than failing the login.
+    if (r) roles.push(r);
+  }
+  return roles;
+}
+
+export async function checkerFor(ctx: AuthContext, user: UserResource): Promise<AccessChecker> {
+  const roles = await rolesOf(ctx, user.spec.roles);
+  return new AccessChecker(roles as unknown as Role[], user.spec.traits);
+}
+
+/** Issues a user's SSH and X.509 certificates, with TTL capped by the roles' max_session_ttl. */
+export async function issueUserCerts(
+  ctx: AuthContext,
+  user: UserResource,
+  keys: PublicKeys,
+  requestedTtlMs: number | undefined,
+  extra: { mfaVerified?: boolean } = {},
+): Promise<IssuedCerts> {
+  const { ssh, tls } = parseKeys(keys);
+  const checker = await checkerFor(ctx, user);
+  const ttl = Math.max(MIN_TTL_MS, Math.min(requestedTtlMs || DEFAULT_USER_TTL_MS, checker.maxSessionTtlMs()));
+  const logins = checker.sshLogins();
+  const perms = checker.certPermissions();
+  const userCa = ctx.authorities.get("user");
+  const hostCa = ctx.authorities.get("host");
+  if (!userCa.sshSigner || !userCa.tlsSigner) throw accessDenied("this Auth Service cannot sign user certificates");
+  const now = ctx.clock.now();
+  const expires = new Date(now.getTime() + ttl);
+  const name = user.metadata.name;
+  const sshCert = signUserCertificate({
+    publicKey: ssh,
+    caKey: userCa.sshSigner,
+    keyId: name,
+    principals: logins,
+    ttlMs: ttl,
+    clock: ctx.clock,
+    permitPty: perms.permitPty,
+    permitPortForwarding: perms.permitPortForwarding,
+    permitAgentForwarding: perms.permitAgentForwarding,
+    permitX11Forwarding: perms.permitX11Forwarding,
+    roles: user.spec.roles,
+    traits: user.spec.traits,
+    routeToCluster: ctx.config.clusterName,
+    activeRequests: [],
+  });
+  const identity: Identity = {
+    kind: "user",
+    username: name,
+    roles: user.spec.roles,
+    logins,
+    traits: user.spec.traits,
+    routeToCluster: ctx.config.clusterName,
+    kubernetesGroups: [],
+    kubernetesUsers: [],
+    activeRequests: [],
+    mfaVerified: extra.mfaVerified ?? false,
+    expires,
+    systemRoles: [],
+    clusterName: ctx.config.clusterName,
+  };
+  const tlsCert = await issueClientCertificate({
+    caCert: userCa.tlsSigner.cert,
+    caKey: userCa.tlsSigner.key,
+    publicKey: tls,
+    identity,
+    ttlMs: ttl,
+    clock: ctx.clock,
+  });
+  await ctx.audit.emit({ event: "cert.create", user: name, cert_type: "user", ttl_seconds: Math.round(ttl / 1000) });
+  return {
+    sshCert: formatCertificateLine(sshCert),
+    tlsCert,
+    tlsCaCerts: userCa.tlsCerts,
+    hostCaCerts: hostCa.tlsCerts,
+    sshCaKeys: hostCa.sshPublicKeys,
+    clusterName: ctx.config.clusterName,
+    username: name,
+    roles: user.spec.roles,
+    logins,
+    expires,
+  };
+}
+
+export interface HostCertRequest extends PublicKeys {
+  hostId: string;
+  nodeName: string;
+  role: string;
+  principals: string[];
+  dnsNames: string[];
+  ttlMs?: number;
+}
+
+/** Host certificates: SSH for the node's sshd-side identity, X.509 for mTLS with Auth. */
+export async function issueHostCerts(ctx: AuthContext, req: HostCertRequest): Promise<IssuedCerts> {
+  const { ssh, tls } = parseKeys(req);
+  const hostCa = ctx.authorities.get("host");
+  const userCa = ctx.authorities.get("user");
+  if (!hostCa.sshSigner || !hostCa.tlsSigner) throw accessDenied("this Auth Service cannot sign host certificates");
+  const ttl = req.ttlMs ?? DEFAULT_HOST_TTL_MS;
+  const cluster = ctx.config.clusterName;
+  const principals = [...new Set([req.hostId, `${req.hostId}.${cluster}`, req.nodeName, ...req.principals])];
+  const sshCert = signHostCertificate({
+    publicKey: ssh,
+    caKey: hostCa.sshSigner,
+    hostId: req.hostId,
+    clusterName: cluster,
+    principals,
+    role: req.role,
+    ttlMs: ttl,
+    clock: ctx.clock,
+  });
+  const expires = new Date(ctx.clock.now().getTime() + ttl);
+  const identity: Identity = {
+    kind: "host",
+    username: req.hostId,
+    roles: [],
+    logins: [],
+    traits: {},
+    kubernetesGroups: [],
+    kubernetesUsers: [],
+    activeRequests: [],
+    expires,
+    systemRoles: [req.role],
+    hostId: req.hostId,
+    nodeName: req.nodeName,
+    clusterName: cluster,
+  };
+  const tlsCert = await issueServerCertificate({
+    caCert: hostCa.tlsSigner.cert,
+    caKey: hostCa.tlsSigner.key,
+    publicKey: tls,
+    commonName: req.hostId,
+    dnsNames: [...new Set([req.nodeName, `${req.hostId}.${cluster}`, ...req.dnsNames])],
+    ipAddresses: [],
+    identity,
+    ttlMs: ttl,
+    clock: ctx.clock,
+  });
+  await ctx.audit.emit({ event: "cert.create", user: req.hostId, cert_type: "host", role: req.role });
+  return {
+    sshCert: formatCertificateLine(sshCert),
+    tlsCert,
+    tlsCaCerts: hostCa.tlsCerts,
+    hostCaCerts: hostCa.tlsCerts,
+    sshCaKeys: userCa.sshPublicKeys,
+    clusterName: cluster,
+    username: req.hostId,
+    roles: [req.role],
+    logins: [],
+    expires,
+    hostId: req.hostId,
+  };
+}

@@ -1,0 +1,70 @@
+import type { Logger } from "pino";
+import type { Clock } from "../../api/clock.ts";
+import type { Backend } from "../backend/index.ts";
+import type { AuditLog } from "../events/index.ts";
+import { RecordStore, ResourceStore, type StoredResource } from "../services/index.ts";
+import { type Authorities, type CaResource } from "./authorities.ts";
+import type { UserSecrets, UserToken } from "./secrets.ts";
+
+export interface AuthConfig {
+  clusterName: string;
+  /** Where people reach the proxy, for invite links: "host:port". */
+  publicProxyAddr: string;
+  secondFactor: "off" | "otp" | "webauthn" | "on";
+  lockout: { maxAttempts: number; lockoutMs: number };
+  /** Static join tokens from the config file. */
+  staticTokens: { token: string; roles: string[] }[];
+  inviteTtlMs: number;
+  version: string;
+}
+
+/** Everything the Auth Service's parts share; built once in server.ts. */
+export interface AuthContext {
+  backend: Backend;
+  audit: AuditLog;
+  clock: Clock;
+  log: Logger;
+  config: AuthConfig;
+  authorities: Authorities;
+  stores: AuthStores;
+}
+
+export interface AuthStores {
+  users: ResourceStore<StoredResource>;
+  roles: ResourceStore<StoredResource>;
+  tokens: ResourceStore<StoredResource>;
+  nodes: ResourceStore<StoredResource>;
+  cas: ResourceStore<CaResource>;
+  clusterConfig: ResourceStore<StoredResource>;
+  secrets: RecordStore<UserSecrets>;
+  userTokens: RecordStore<UserToken>;
+}
+
+export function makeStores(backend: Backend): AuthStores {
+  return {
+    users: new ResourceStore(backend, "/users", "user"),
+    roles: new ResourceStore(backend, "/roles", "role"),
+    tokens: new ResourceStore(backend, "/tokens", "token"),
+    nodes: new ResourceStore(backend, "/nodes", "node"),
+    cas: new ResourceStore<CaResource>(backend, "/authorities", "certificate authority"),
+    clusterConfig: new ResourceStore(backend, "/cluster_configuration", "cluster configuration"),
+    secrets: new RecordStore<UserSecrets>(backend, "/user_secrets"),
+    userTokens: new RecordStore<UserToken>(backend, "/user_tokens"),
+  };
+}
+
+/** Map from resource kind to its store, for the generic resource API. */
+export function storeForKind(stores: AuthStores, kind: string): ResourceStore<StoredResource> | undefined {
+  switch (kind) {
+    case "user":
+      return stores.users;
+    case "role":
+      return stores.roles;
+    case "token":
+      return stores.tokens;
+    case "node":
+      return stores.nodes;
+    default:
+      return undefined;
+  }
+}

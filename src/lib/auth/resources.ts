@@ -1,0 +1,92 @@
+import { badParameter, notFound } from "../../api/errors.ts";
+import type { StoredResource } from "../services/index.ts";
+import { publicCa, type CaResource } from "./authorities.ts";
+import { type AuthContext, storeForKind } from "./context.ts";
+import { validateResource } from "./validate.ts";
+
+/** Kinds the generic resource API reads, and which of them it writes. */
+export const READABLE_KINDS = ["user", "role", "token", "node", "cert_authority", "cluster_name", "cluster_auth_preference"];
+const WRITABLE_KINDS = ["user", "role", "token", "node", "cluster_auth_preference"];
+
+function normalizeKind(kind: string): string {
+  const k = kind.toLowerCase();
+  const aliases: Record<string, string> = {
+    users: "user",
+    roles: "role",
+    tokens: "token",
+    nodes: "node",
+    cas: "cert_authority",
+    cert_authorities: "cert_authority",
+    cap: "cluster_auth_preference",
+  };
+  return aliases[k] ?? k;
+}
+
+export async function getResource(ctx: AuthContext, kind: string, name: string): Promise<StoredResource> {
+  const k = normalizeKind(kind);
+  if (k === "cert_authority") return publicCa(await ctx.stores.cas.get(name));
+  if (k === "cluster_name" || k === "cluster_auth_preference") return ctx.stores.clusterConfig.get(k);
+  const store = storeForKind(ctx.stores, k);
+  if (!store) throw badParameter(`unknown kind "${kind}"; known kinds: ${READABLE_KINDS.join(", ")}`);
+  return store.get(name);
+}
+
+export async function listResources(ctx: AuthContext, kind: string): Promise<StoredResource[]> {
+  const k = normalizeKind(kind);
+  if (k === "cert_authority") return (await ctx.stores.cas.list()).map((c: CaResource) => publicCa(c));
+  if (k === "cluster_name" || k === "cluster_auth_preference") return [await ctx.stores.clusterConfig.get(k)];
+  const store = storeForKind(ctx.stores, k);
+  if (!store) throw badParameter(`unknown kind "${kind}"; known kinds: ${READABLE_KINDS.join(", ")}`);
+  return store.list();
+}
+
+export async function upsertResource(
+  ctx: AuthContext,
+  doc: unknown,
+  overwrite: boolean,
+  actor: string,
+): Promise<StoredResource> {
+  const res = validateResource(doc);
+  if (!WRITABLE_KINDS.includes(res.kind)) {
+    throw badParameter(`resources of kind "${res.kind}" cannot be created with this command`);
+  }
+  if (res.kind === "user") {
+    for (const r of (res.spec as { roles: string[] }).roles) {
+      if (!(await ctx.stores.roles.find(r))) throw notFound(`user "${res.metadata.name}": role "${r}" does not exist`);
+    }
+  }
+  let saved: StoredResource;
+  if (res.kind === "cluster_auth_preference") {
+    saved = await ctx.stores.clusterConfig.upsert({ ...res, metadata: { ...res.metadata, name: res.kind } });
+  } else {
+    const store = storeForKind(ctx.stores, res.kind);
+    if (!store) throw badParameter(`unknown kind "${res.kind}"`);
+    const existed = (await store.find(res.metadata.name)) !== undefined;
+    saved = overwrite ? await store.upsert(res) : await store.create(res);
+    await auditWrite(ctx, res.kind, res.metadata.name, existed ? "updated" : "created", actor);
+  }
+  return saved;
+}
+
+export async function deleteResource(ctx: AuthContext, kind: string, name: string, actor: string): Promise<void> {
+  const k = normalizeKind(kind);
+  const store = storeForKind(ctx.stores, k);
+  if (!store || !WRITABLE_KINDS.includes(k)) throw badParameter(`resources of kind "${kind}" cannot be deleted`);
+  await store.delete(name);
+  if (k === "user") await ctx.stores.secrets.delete(name);
+  await auditWrite(ctx, k, name, "deleted", actor);
+}
+
+async function auditWrite(ctx: AuthContext, kind: string, name: string, what: string, actor: string): Promise<void> {
+  const event =
+    kind === "role"
+      ? `role.${what}`
+      : kind === "user"
+        ? `user.${what === "created" ? "create" : what === "updated" ? "update" : "delete"}`
+        : kind === "token"
+          ? what === "deleted"
+            ? "token.delete"
+            : "token.create"
+          : `${kind}.${what}`;
+  await ctx.audit.emit({ event, user: actor, name: kind === "token" ? undefined : name });
+}

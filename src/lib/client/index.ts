@@ -1,0 +1,1 @@
+export { type AuthClient, type AuthClientOptions, type ClientTlsIdentity, createAuthClient } from "../../api/authclient.ts";

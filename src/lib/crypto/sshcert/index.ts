@@ -1,0 +1,41 @@
+/** OpenSSH certificates: encode, parse, sign, verify. */
+export {
+  FOREVER,
+  type SshCertAlgorithm,
+  type SshCertType,
+  type SshCertificate,
+  type SshCertificateBody,
+  encodeCertificateBody,
+  formatCertificateLine,
+  parseCertificate,
+} from "./codec.ts";
+export {
+  EXT_ACTIVE_REQUESTS,
+  EXT_AUTHORITY,
+  EXT_HOST_ROLE,
+  EXT_PERMIT_AGENT_FORWARDING,
+  EXT_PERMIT_PORT_FORWARDING,
+  EXT_PERMIT_PTY,
+  EXT_PERMIT_X11_FORWARDING,
+  EXT_ROLES,
+  EXT_ROUTE_TO_CLUSTER,
+  EXT_TRAITS,
+  OPT_SOURCE_ADDRESS,
+  type HostCertExtensions,
+  type UserCertExtensions,
+  readHostCertExtensions,
+  readUserCertExtensions,
+} from "./extensions.ts";
+export { knownHostsCaLine, trustedUserCaKeysLine } from "./lines.ts";
+export {
+  BACKDATE_MS,
+  type HostCertificateRequest,
+  type SubjectKey,
+  type UserCertificateRequest,
+  signCertificate,
+  signHostCertificate,
+  signSshData,
+  signUserCertificate,
+} from "./sign.ts";
+export { sourceAddressAllowed } from "./source-address.ts";
+export { type VerifyCertificateOptions, verifyCertificate, verifySshSignature } from "./verify.ts";

@@ -1,0 +1,59 @@
+import http from "node:http";
+import net from "node:net";
+import type { Logger } from "pino";
+import type { AuthClient } from "../../api/authclient.ts";
+import { ALPN } from "../../api/constants.ts";
+import { Multiplexer } from "./mux.ts";
+import { createWebHandler } from "./web/server.ts";
+
+export interface ProxyOptions {
+  host: string;
+  port: number;
+  publicAddr: string;
+  tls: { cert: string; key: string };
+  auth: AuthClient;
+  /** Where the `jumpgate-auth` route forwards to. */
+  authAddr: { host: string; port: number };
+  log: Logger;
+}
+
+export interface ProxyService {
+  port: number;
+  mux: Multiplexer;
+  setTls(t: { cert: string; key: string }): void;
+  close(): Promise<void>;
+}
+
+/** The Proxy Service: the one public port, with web API and Auth passthrough for now. */
+export async function startProxy(opts: ProxyOptions): Promise<ProxyService> {
+  const mux = new Multiplexer({ tls: opts.tls, log: opts.log });
+  const web = http.createServer(
+    { requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000, maxHeaderSize: 16 * 1024 },
+    createWebHandler({ auth: opts.auth, log: opts.log, publicAddr: opts.publicAddr }),
+  );
+  web.on("clientError", (_e, s) => s.destroy());
+  mux.handleAlpn(ALPN.http1, (s) => web.emit("connection", s));
+  mux.handleAlpn(ALPN.auth, (s) => {
+    // Admin clients run TLS to Auth inside this stream: the proxy never sees their keys.
+    const upstream = net.connect(opts.authAddr.port, opts.authAddr.host);
+    upstream.setNoDelay(true);
+    s.pipe(upstream).pipe(s);
+    const end = () => {
+      s.destroy();
+      upstream.destroy();
+    };
+    s.on("error", end).on("close", end);
+    upstream.on("error", end).on("close", end);
+  });
+  const addr = await mux.listen(opts.host, opts.port);
+  return {
+    port: addr.port,
+    mux,
+    setTls: (t) => mux.setTls(t),
+    close: async () => {
+      await mux.close();
+      web.closeAllConnections();
+      await new Promise<void>((r) => web.close(() => r()));
+    },
+  };
+}

@@ -1,0 +1,1 @@
+export { RecordStore, ResourceStore, type StoredResource } from "./store.ts";

@@ -1,0 +1,149 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+export const ROOT = resolve(import.meta.dirname, "..", "..");
+const BIN = (name: string) => join(ROOT, "bin", `${name}.js`);
+
+export async function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = net.createServer();
+    s.once("error", rej);
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => res(port));
+    });
+  });
+}
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), `jg-${prefix}-`));
+}
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs one of our CLIs (or any program) to completion. */
+export function run(
+  cmd: string,
+  args: string[],
+  opts: { env?: Record<string, string>; input?: string; cwd?: string; timeoutMs?: number } = {},
+): Promise<RunResult> {
+  const isOurs = ["jumpgate", "jsh", "jctl"].includes(cmd);
+  const file = isOurs ? process.execPath : cmd;
+  const argv = isOurs ? [BIN(cmd), ...args] : args;
+  return new Promise((res, rej) => {
+    const child = spawn(file, argv, {
+      cwd: opts.cwd ?? ROOT,
+      env: { ...process.env, ...opts.env },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 60_000);
+    child.on("error", rej);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      res({ code: code ?? -1, stdout, stderr });
+    });
+    child.stdin.end(opts.input ?? "");
+  });
+}
+
+export interface Daemon {
+  dataDir: string;
+  proxyAddr: string;
+  authAddr: string;
+  child: ChildProcess;
+  /** Everything the daemon printed on stdout. */
+  stdout(): string;
+  stderr(): string;
+  stop(): Promise<number | null>;
+  kill9(): Promise<void>;
+}
+
+export interface DaemonOptions {
+  dataDir?: string;
+  proxyPort?: number;
+  authPort?: number;
+  extraArgs?: string[];
+  env?: Record<string, string>;
+  config?: string;
+}
+
+/** Starts `jumpgate start` on loopback ports and waits until the proxy answers. */
+export async function startDaemon(o: DaemonOptions = {}): Promise<Daemon> {
+  const dataDir = o.dataDir ?? tempDir("data");
+  const proxyPort = o.proxyPort ?? (await freePort());
+  const authPort = o.authPort ?? (await freePort());
+  const args = [
+    BIN("jumpgate"),
+    "start",
+    "--data-dir",
+    dataDir,
+    "--listen",
+    `127.0.0.1:${proxyPort}`,
+    "--auth-listen",
+    `127.0.0.1:${authPort}`,
+    "--public-addr",
+    `127.0.0.1:${proxyPort}`,
+    "--cluster-name",
+    "test.local",
+    ...(o.config ? ["--config", o.config] : []),
+    ...(o.extraArgs ?? []),
+  ];
+  const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...o.env }, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  child.stdout?.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr?.on("data", (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`jumpgate exited early (${child.exitCode}):\n${err}`);
+    if (/Proxy Service is listening/.test(err) && (await canConnect(proxyPort))) break;
+    if (Date.now() > deadline) {
+      child.kill("SIGKILL");
+      throw new Error(`jumpgate did not start in time:\n${err}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    dataDir,
+    proxyAddr: `127.0.0.1:${proxyPort}`,
+    authAddr: `127.0.0.1:${authPort}`,
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    stop: async () => {
+      if (child.exitCode === null) child.kill("SIGTERM");
+      return exited;
+    },
+    kill9: async () => {
+      if (child.exitCode === null) child.kill("SIGKILL");
+      await exited;
+    },
+  };
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((r) => {
+    const s = net.connect(port, "127.0.0.1");
+    s.once("connect", () => {
+      s.destroy();
+      r(true);
+    });
+    s.once("error", () => r(false));
+  });
+}
+
+export function cleanup(...dirs: string[]): void {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+}
