@@ -22,11 +22,20 @@ export function toConnectError(e: unknown): ConnectError {
 /** Client edge: the status comes back as the JumpgateError it was. */
 export function fromConnectError(e: unknown): JumpgateError {
   if (e instanceof JumpgateError) return e;
-  if (!(e instanceof ConnectError)) return toJumpgateError(e);
+  // Failures below gRPC (TCP, TLS, HTTP/2) never reached a handler; the client wraps them with a cause.
+  if (!(e instanceof ConnectError)) return transportError(e);
+  if (e.cause instanceof Error && !(e.cause instanceof ConnectError)) return transportError(e.cause);
   const kind = (Object.entries(toCode).find(([, c]) => c === e.code)?.[0] ?? "connection-problem") as ErrorKind;
   if (e.code === Code.Unauthenticated) return new JumpgateError("access-denied", e.rawMessage);
   if (e.code === Code.Unknown || e.code === Code.Unavailable || e.code === Code.DeadlineExceeded) {
     return new JumpgateError("connection-problem", `cannot reach the Auth Service: ${e.rawMessage}`);
   }
   return new JumpgateError(kind, e.rawMessage);
+}
+
+function transportError(e: unknown): JumpgateError {
+  const raw = e instanceof Error ? e.message : String(e);
+  // OpenSSL's messages carry a hex prefix and a source path nobody needs.
+  const msg = raw.replace(/^[0-9A-F]+:error:[0-9A-F]+:[^:]*:[^:]*:/, "").replace(/:\.\.\/deps\S*$/, "");
+  return new JumpgateError("connection-problem", `cannot reach the Auth Service: ${msg}`);
 }

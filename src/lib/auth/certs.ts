@@ -1,4 +1,4 @@
-import { createPublicKey } from "node:crypto";
+import { createPublicKey, randomUUID } from "node:crypto";
 import { accessDenied, badParameter } from "../../api/errors.ts";
 import {
   formatCertificateLine,
@@ -91,7 +91,8 @@ export async function issueUserCerts(
     publicKey: ssh,
     caKey: userCa.sshSigner,
     keyId: name,
-    principals: logins,
+    // No principals would mean "any login" to OpenSSH: a user without logins gets one nobody has.
+    principals: logins.length > 0 ? logins : [`-jumpgate-nologin-${randomUUID()}`],
     ttlMs: ttl,
     clock: ctx.clock,
     permitPty: perms.permitPty,

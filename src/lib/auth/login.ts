@@ -5,7 +5,7 @@ import { isLocked, recordFailure, recordSuccess } from "./lockout.ts";
 import { dummyHash, verifyPassword } from "./password.ts";
 import type { UserSecrets } from "./secrets.ts";
 import { verifyTotp } from "./totp.ts";
-import { needsOtp, type UserResource } from "./users.ts";
+import { needsOtp, type UserResource, WEBAUTHN_UNSUPPORTED } from "./users.ts";
 
 export interface LoginRequest extends PublicKeys {
   user: string;
@@ -53,6 +53,7 @@ export async function authenticateUser(ctx: AuthContext, req: LoginRequest): Pro
     );
   }
 
+  if (ctx.config.secondFactor === "webauthn") return fail("webauthn is not supported", WEBAUTHN_UNSUPPORTED);
   let problem: string | undefined;
   let step: number | undefined;
   if (!(await verifyPassword(secrets.passwordHash ?? "", req.password))) {

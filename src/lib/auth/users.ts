@@ -120,12 +120,21 @@ export function needsOtp(ctx: AuthContext): boolean {
   return ctx.config.secondFactor === "otp" || ctx.config.secondFactor === "on";
 }
 
+export const WEBAUTHN_UNSUPPORTED =
+  "this cluster requires a WebAuthn security key (second_factor: webauthn), which this version cannot enroll or check yet; set second_factor to otp or on";
+
+/** Fails closed: a second factor we cannot check must never turn into no second factor. */
+export function requireSupportedSecondFactor(ctx: AuthContext): void {
+  if (ctx.config.secondFactor === "webauthn") throw accessDenied(WEBAUTHN_UNSUPPORTED);
+}
+
 /** Sets the password (and TOTP device) and burns the token, atomically with respect to reuse. */
 export async function completeInvite(
   ctx: AuthContext,
   req: { token: string; password: string; totpCode: string },
 ): Promise<string> {
   const t = await getUserToken(ctx, req.token);
+  requireSupportedSecondFactor(ctx);
   checkPasswordStrength(req.password);
   let step: number | undefined;
   if (needsOtp(ctx)) {

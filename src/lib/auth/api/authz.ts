@@ -1,10 +1,11 @@
 import type { TLSSocket } from "node:tls";
 import { accessDenied } from "../../../api/errors.ts";
-import { decodeIdentity, type Identity } from "../../crypto/index.ts";
+import type { Identity } from "../../crypto/index.ts";
 import type { AccessChecker } from "../../rbac/index.ts";
 import { checkerFor } from "../certs.ts";
 import type { AuthContext } from "../context.ts";
 import type { UserResource } from "../users.ts";
+import { PeerIdentityCache } from "./identity-cache.ts";
 
 /** Who is calling, as read once from the client certificate. */
 export type Peer =
@@ -12,10 +13,13 @@ export type Peer =
   | { kind: "identity"; addr: string; identity: Identity };
 
 export type Caller =
-  | { kind: "anonymous"; addr: string }
+  | { kind: "anonymous"; addr: string; reason?: string }
   | { kind: "admin"; name: string; addr: string }
   | { kind: "host"; name: string; systemRoles: string[]; addr: string; identity: Identity }
   | { kind: "user"; name: string; addr: string; identity: Identity; user: UserResource; checker: AccessChecker };
+
+/** Decoded client certificates (decoding costs milliseconds; trust and expiry are still checked per call). */
+const identities = new PeerIdentityCache();
 
 export function peerFromSocket(socket: TLSSocket | undefined): Peer {
   const addr = `${socket?.remoteAddress ?? "?"}:${socket?.remotePort ?? 0}`;
@@ -23,12 +27,26 @@ export function peerFromSocket(socket: TLSSocket | undefined): Peer {
   const cert = socket.getPeerX509Certificate();
   if (!cert) return { kind: "anonymous", addr };
   if (!socket.authorized) {
-    return { kind: "anonymous", addr, reason: `client certificate refused: ${String(socket.authorizationError)}` };
+    return { kind: "anonymous", addr, reason: refusalReason(String(socket.authorizationError)) };
   }
-  try {
-    return { kind: "identity", addr, identity: decodeIdentity(cert) };
-  } catch {
-    return { kind: "anonymous", addr, reason: "client certificate carries no Jumpgate identity" };
+  const decoded = identities.lookup(cert);
+  return decoded.ok ? { kind: "identity", addr, identity: decoded.identity } : { kind: "anonymous", addr, reason: decoded.reason };
+}
+
+/** One line a person understands for why TLS did not accept the client certificate. */
+function refusalReason(code: string): string {
+  switch (code) {
+    case "CERT_HAS_EXPIRED":
+      return "your certificate has expired; log in again";
+    case "CERT_NOT_YET_VALID":
+      return "your certificate is not valid yet; check this machine's clock";
+    case "UNABLE_TO_VERIFY_LEAF_SIGNATURE":
+    case "UNABLE_TO_GET_ISSUER_CERT_LOCALLY":
+    case "SELF_SIGNED_CERT_IN_CHAIN":
+    case "DEPTH_ZERO_SELF_SIGNED_CERT":
+      return "your certificate was not issued by this cluster's certificate authority";
+    default:
+      return `your certificate was refused (${code})`;
   }
 }
 
@@ -37,7 +55,9 @@ export function peerFromSocket(socket: TLSSocket | undefined): Peer {
  * effect at once, not when the certificate expires.
  */
 export async function resolveCaller(ctx: AuthContext, peer: Peer): Promise<Caller> {
-  if (peer.kind === "anonymous") return { kind: "anonymous", addr: peer.addr };
+  if (peer.kind === "anonymous") {
+    return peer.reason ? { kind: "anonymous", addr: peer.addr, reason: peer.reason } : { kind: "anonymous", addr: peer.addr };
+  }
   const id = peer.identity;
   if (id.clusterName && id.clusterName !== ctx.config.clusterName) {
     throw accessDenied(`certificate was issued by cluster "${id.clusterName}", not "${ctx.config.clusterName}"`);
@@ -61,7 +81,9 @@ export function callerName(c: Caller): string {
 const READER_SYSTEM_ROLES = ["proxy", "node", "db", "app", "kube", "desktop"];
 
 export function requireAuthenticated(c: Caller): asserts c is Exclude<Caller, { kind: "anonymous" }> {
-  if (c.kind === "anonymous") throw accessDenied("this call needs a client certificate from this cluster");
+  if (c.kind === "anonymous") {
+    throw accessDenied(c.reason ?? "this call needs a client certificate from this cluster; log in first");
+  }
 }
 
 export function requireProxyOrAdmin(c: Caller, what: string): void {

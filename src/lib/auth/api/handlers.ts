@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
-import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import { accessDenied, badParameter } from "../../../api/errors.ts";
+import { Code, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { accessDenied, badParameter, isJumpgateError } from "../../../api/errors.ts";
 import { AuthService, type Certs, CertsSchema } from "../../../api/gen/jumpgate/v1/auth_pb.ts";
 import type { Role } from "../../../api/resources/index.ts";
 import { checkCanGrant } from "../../rbac/index.ts";
@@ -25,6 +25,11 @@ import { fromProto, toJsonObject, toProto } from "../../../api/convert.ts";
 import { toConnectError } from "../../../api/rpc-errors.ts";
 import { peerKey } from "./server.ts";
 import { watchResources } from "./watch.ts";
+
+/** Login and join write their own audit events with the precise reason. */
+function isAudited(e: unknown): boolean {
+  return isJumpgateError(e, "access-denied") && e.detail !== undefined;
+}
 
 function certsToProto(c: IssuedCerts): Certs {
   return create(CertsSchema, {
@@ -78,14 +83,31 @@ export function authServiceImpl(server: AuthServer): ServiceImpl<typeof AuthServ
   const wrap =
     <I, O>(fn: (req: I, c: Caller, hc: HandlerContext) => Promise<O>) =>
     async (req: I, hc: HandlerContext): Promise<O> => {
+      let c: Caller | undefined;
       try {
-        return await fn(req, await caller(hc), hc);
+        c = await caller(hc);
+        return await fn(req, c, hc);
       } catch (e) {
         const err = toConnectError(e);
-        if (err.code === 13) ctx.log.error({ err: e }, "internal error in Auth API");
+        if (err.code === Code.Internal) ctx.log.error({ err: e }, "internal error in Auth API");
+        if (err.code === Code.PermissionDenied && !isAudited(e)) await auditRefusal(hc, c, err.rawMessage);
         throw err;
       }
     };
+  // Every refusal is an audit event; login and join refusals already wrote a more precise one.
+  const auditRefusal = async (hc: HandlerContext, c: Caller | undefined, message: string) => {
+    const peer = hc.values.get(peerKey);
+    await ctx.audit
+      .emit({
+        event: "auth",
+        success: false,
+        user: c ? callerName(c) : `unknown@${peer.addr}`,
+        method: hc.method.name,
+        error: message,
+        addr_remote: peer.addr,
+      })
+      .catch((e: unknown) => ctx.log.error({ err: e }, "cannot write audit event"));
+  };
 
   return {
     ping: wrap(async () => ({

@@ -1,0 +1,271 @@
+/**
+ * Certificate issuance throughput, side by side with raw Ed25519 signing.
+ *
+ * Starts a real daemon (temporary data dir, loopback ports) through the test
+ * harness, creates a user with the `access` role, and asks the Auth API for
+ * certificate pairs (SSH + X.509) with the daemon's admin identity, from several
+ * concurrent clients, each request with a fresh client key pair generated before
+ * the clock starts. In the same run it measures how fast `node:crypto` signs a
+ * ~300-byte message with Ed25519 on one thread, and prints the ratio.
+ *
+ *   npx tsx bench/certs.ts [--clients 4] [--concurrency 16] [--duration 10] [--warmup 2] [--sign-seconds 3] [--json]
+ *
+ * Every flag also reads an environment variable: BENCH_CLIENTS, BENCH_CONCURRENCY,
+ * BENCH_DURATION, BENCH_WARMUP, BENCH_SIGN_SECONDS, BENCH_MAX_KEYS. `--cpu-prof DIR`
+ * (BENCH_CPU_PROF) profiles the daemon (through bench/cpu-prof.mjs) and leaves
+ * its profile in DIR (open it in Chrome DevTools or speedscope).
+ */
+import crypto from "node:crypto";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
+import { Worker } from "node:worker_threads";
+import { type AuthClient, createAuthClient } from "../src/api/authclient.ts";
+import { parseIdentityFile } from "../src/lib/client/identityfile.ts";
+import { cleanup, type Daemon, startDaemon } from "../test/harness/cluster.ts";
+
+const GOAL_RATIO = 0.2;
+const BENCH_USER = "bench";
+
+interface Options {
+  clients: number;
+  concurrency: number;
+  durationS: number;
+  warmupS: number;
+  signSeconds: number;
+  maxKeys: number;
+  json: boolean;
+  cpuProfDir: string | undefined;
+}
+
+function options(): Options {
+  const { values } = parseArgs({
+    options: {
+      clients: { type: "string" },
+      concurrency: { type: "string" },
+      duration: { type: "string" },
+      warmup: { type: "string" },
+      "sign-seconds": { type: "string" },
+      "max-keys": { type: "string" },
+      json: { type: "boolean" },
+      "cpu-prof": { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(
+      "usage: npx tsx bench/certs.ts [--clients N] [--concurrency N] [--duration S] [--warmup S] [--sign-seconds S] [--max-keys N] [--cpu-prof DIR] [--json]\n",
+    );
+    process.exit(0);
+  }
+  const num = (flag: string | undefined, env: string, dflt: number, min: number): number => {
+    const raw = flag ?? process.env[env];
+    if (raw === undefined || raw === "") return dflt;
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n < min) throw new Error(`bad value ${JSON.stringify(raw)} for ${env}`);
+    return n;
+  };
+  return {
+    clients: Math.floor(num(values.clients, "BENCH_CLIENTS", 4, 1)),
+    concurrency: Math.floor(num(values.concurrency, "BENCH_CONCURRENCY", 16, 1)),
+    durationS: num(values.duration, "BENCH_DURATION", 10, 0.1),
+    warmupS: num(values.warmup, "BENCH_WARMUP", 2, 0),
+    signSeconds: num(values["sign-seconds"], "BENCH_SIGN_SECONDS", 3, 0.1),
+    maxKeys: Math.floor(num(values["max-keys"], "BENCH_MAX_KEYS", 250_000, 1)),
+    json: values.json ?? process.env.BENCH_JSON === "1",
+    cpuProfDir: values["cpu-prof"] ?? (process.env.BENCH_CPU_PROF || undefined),
+  };
+}
+
+const log = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
+
+// ---- client key pairs, generated before timing (in worker threads: both cores are idle then) ----
+
+interface PublicKeys {
+  sshPublicKey: string;
+  tlsPublicKey: string;
+}
+
+const KEYGEN_WORKER = `
+const { parentPort, workerData } = require("node:worker_threads");
+const crypto = require("node:crypto");
+const str = (b) => { const l = Buffer.alloc(4); l.writeUInt32BE(b.length); return Buffer.concat([l, b]); };
+const out = [];
+for (let i = 0; i < workerData.n; i++) {
+  const ed = crypto.generateKeyPairSync("ed25519").publicKey;
+  const raw = Buffer.from(ed.export({ format: "jwk" }).x, "base64url");
+  const blob = Buffer.concat([str(Buffer.from("ssh-ed25519")), str(raw)]);
+  const ec = crypto.generateKeyPairSync("ec", { namedCurve: "prime256v1" }).publicKey;
+  out.push(["ssh-ed25519 " + blob.toString("base64"), ec.export({ format: "pem", type: "spki" }).toString()]);
+}
+parentPort.postMessage(out);
+`;
+
+async function generateKeys(n: number): Promise<PublicKeys[]> {
+  const workers = 2;
+  const parts = await Promise.all(
+    Array.from({ length: workers }, (_, i) => {
+      const count = Math.floor(n / workers) + (i < n % workers ? 1 : 0);
+      return new Promise<[string, string][]>((resolve, reject) => {
+        const w = new Worker(KEYGEN_WORKER, { eval: true, workerData: { n: count } });
+        w.once("message", (m: [string, string][]) => resolve(m));
+        w.once("error", reject);
+      });
+    }),
+  );
+  return parts.flat().map(([sshPublicKey, tlsPublicKey]) => ({ sshPublicKey, tlsPublicKey }));
+}
+
+// ---- raw Ed25519 ----
+
+function ed25519SignsPerSecond(seconds: number): number {
+  const { privateKey } = crypto.generateKeyPairSync("ed25519");
+  const msg = crypto.randomBytes(300);
+  for (let i = 0; i < 2000; i++) crypto.sign(null, msg, privateKey); // warm up
+  const start = process.hrtime.bigint();
+  const end = start + BigInt(Math.round(seconds * 1e9));
+  let n = 0;
+  let now = start;
+  while (now < end) {
+    for (let i = 0; i < 200; i++) crypto.sign(null, msg, privateKey);
+    n += 200;
+    now = process.hrtime.bigint();
+  }
+  return n / (Number(now - start) / 1e9);
+}
+
+// ---- issuance ----
+
+interface RunResult {
+  ok: number;
+  errors: number;
+  firstError?: string;
+  seconds: number;
+  latenciesMs: Float64Array;
+  keysReused: number;
+}
+
+async function issue(clients: AuthClient[], concurrency: number, keys: PublicKeys[], seconds: number): Promise<RunResult> {
+  let next = 0;
+  let ok = 0;
+  let errors = 0;
+  let keysReused = 0;
+  let firstError: string | undefined;
+  const lat: number[] = [];
+  const start = performance.now();
+  const stopAt = start + seconds * 1000;
+  const loop = async (client: AuthClient) => {
+    while (performance.now() < stopAt) {
+      if (next >= keys.length) keysReused++;
+      const k = keys[next++ % keys.length] as PublicKeys;
+      const t0 = performance.now();
+      try {
+        const r = await client.generateUserCerts({ user: BENCH_USER, sshPublicKey: k.sshPublicKey, tlsPublicKey: k.tlsPublicKey });
+        if (!r.sshCert || !r.tlsCert) throw new Error("empty certificate in the response");
+        ok++;
+        lat.push(performance.now() - t0);
+      } catch (e) {
+        errors++;
+        firstError ??= e instanceof Error ? e.message : String(e);
+        if (errors > 1000) throw new Error(`too many errors; first: ${firstError}`);
+      }
+    }
+  };
+  await Promise.all(clients.flatMap((c) => Array.from({ length: concurrency }, () => loop(c))));
+  const elapsed = (performance.now() - start) / 1000;
+  const latenciesMs = Float64Array.from(lat).sort();
+  return { ok, errors, seconds: elapsed, latenciesMs, keysReused, ...(firstError === undefined ? {} : { firstError }) };
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+async function waitForFile(path: string, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!existsSync(path)) {
+    if (Date.now() > deadline) throw new Error(`${path} did not appear`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function main(): Promise<void> {
+  const o = options();
+  let daemon: Daemon | undefined;
+  const clients: AuthClient[] = [];
+  try {
+    log("starting the daemon");
+    const prof = o.cpuProfDir ? resolve(o.cpuProfDir) : undefined;
+    if (prof) mkdirSync(prof, { recursive: true });
+    const preload = pathToFileURL(join(import.meta.dirname, "cpu-prof.mjs")).href;
+    daemon = await startDaemon(prof ? { env: { NODE_OPTIONS: `--import=${preload}`, BENCH_CPU_PROF_DIR: prof } } : {});
+    const idPath = join(daemon.dataDir, "admin", "identity");
+    await waitForFile(idPath, 30_000);
+    const id = parseIdentityFile(readFileSync(idPath, "utf8"), idPath);
+    const tlsIdentity = { key: id.tlsKey.export({ format: "pem", type: "pkcs8" }).toString(), cert: id.tlsCert, cas: id.tlsCas };
+    for (let i = 0; i < o.clients; i++) clients.push(createAuthClient({ addr: daemon.authAddr, identity: tlsIdentity, timeoutMs: 60_000 }));
+    const admin = clients[0] as AuthClient;
+    await admin.createUser({ name: BENCH_USER, roles: ["access"], traits: { logins: { values: [BENCH_USER, "root"] } } });
+
+    // Warm-up, with a small pool of keys; its rate sizes the pool for the timed run.
+    const warmKeys = await generateKeys(Math.min(o.maxKeys, 2000));
+    let warmRate = 1000;
+    if (o.warmupS > 0) {
+      log(`warming up for ${o.warmupS} s`);
+      const w = await issue(clients, o.concurrency, warmKeys, o.warmupS);
+      if (w.ok === 0) throw new Error(`warm-up issued nothing: ${w.firstError ?? "no response"}`);
+      warmRate = w.ok / w.seconds;
+    }
+    const want = Math.min(o.maxKeys, Math.ceil(warmRate * o.durationS * 1.5) + o.clients * o.concurrency);
+    log(`generating ${want} client key pairs`);
+    const keys = await generateKeys(want);
+
+    log(`measuring raw Ed25519 signing for ${o.signSeconds} s`);
+    const signs = ed25519SignsPerSecond(o.signSeconds);
+
+    log(`issuing for ${o.durationS} s with ${o.clients} clients x ${o.concurrency} concurrent requests`);
+    const r = await issue(clients, o.concurrency, keys, o.durationS);
+    const pairs = r.ok / r.seconds;
+    const ratio = pairs / signs;
+    const result = {
+      clients: o.clients,
+      concurrency: o.concurrency,
+      seconds: Number(r.seconds.toFixed(2)),
+      pairs: r.ok,
+      errors: r.errors,
+      pairsPerSecond: Math.round(pairs),
+      ed25519SignsPerSecond: Math.round(signs),
+      ratio: Number(ratio.toFixed(4)),
+      p50Ms: Number(percentile(r.latenciesMs, 50).toFixed(2)),
+      p99Ms: Number(percentile(r.latenciesMs, 99).toFixed(2)),
+      keysReused: r.keysReused,
+      goalRatio: GOAL_RATIO,
+      goalMet: ratio >= GOAL_RATIO,
+    };
+    if (o.json) {
+      process.stdout.write(`${JSON.stringify(result)}\n`);
+    } else {
+      const lines = [
+        `certificate pairs (SSH + X.509): ${result.pairsPerSecond} pairs/s  (${r.ok} in ${result.seconds} s, ${o.clients} clients x ${o.concurrency} concurrent, ${r.errors} errors)`,
+        `raw Ed25519 sign (node:crypto, 1 thread, 300 B): ${result.ed25519SignsPerSecond} signs/s`,
+        `ratio: ${result.ratio.toFixed(3)}`,
+        `latency: p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms`,
+        ...(r.keysReused > 0 ? [`note: ${r.keysReused} requests reused a client key (raise --max-keys)`] : []),
+        ...(r.firstError ? [`first error: ${r.firstError}`] : []),
+        `goal: ratio >= ${GOAL_RATIO} (${result.goalMet ? "met" : "not met"})`,
+      ];
+      process.stdout.write(`${lines.join("\n")}\n`);
+    }
+    if (r.errors > 0) process.exitCode = 1;
+  } finally {
+    for (const c of clients) c.close();
+    if (daemon) {
+      await daemon.stop();
+      cleanup(daemon.dataDir);
+    }
+  }
+}
+
+await main();
