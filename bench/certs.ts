@@ -218,7 +218,8 @@ async function main(): Promise<void> {
       if (w.ok === 0) throw new Error(`warm-up issued nothing: ${w.firstError ?? "no response"}`);
       warmRate = w.ok / w.seconds;
     }
-    const want = Math.min(o.maxKeys, Math.ceil(warmRate * o.durationS * 1.5) + o.clients * o.concurrency);
+    // Twice the warm-up rate: the timed run is usually faster (JIT, caches).
+    const want = Math.min(o.maxKeys, Math.max(2000, Math.ceil(warmRate * o.durationS * 2)));
     log(`generating ${want} client key pairs`);
     const keys = await generateKeys(want);
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { totpCode } from "../../src/lib/auth/index.ts";
@@ -99,8 +99,11 @@ describe("cluster core, end to end", () => {
     assert.equal(v.code, 0, v.stdout + v.stderr);
     assert.match(v.stdout, /OK/);
 
-    const perms = readFileSync(join(keys, "alice"), { encoding: "utf8" });
-    assert.match(perms, /OPENSSH PRIVATE KEY/);
+    assert.match(readFileSync(join(keys, "alice"), "utf8"), /OPENSSH PRIVATE KEY/);
+    for (const f of ["alice", "alice-cert.pub", "alice-x509.key", "alice-x509.pem"]) {
+      assert.equal(statSync(join(keys, f)).mode & 0o777, 0o600, f);
+    }
+    for (const dir of [home, keys]) assert.equal(statSync(dir).mode & 0o777, 0o700, dir);
   });
 
   test("bad logins are refused with one clear line and audited", async () => {
@@ -266,5 +269,11 @@ spec:
     assert.equal(v.code, 0, v.stdout + v.stderr);
     const status = await jsh(["status", "--format=json"]);
     assert.equal(status.code, 0);
+
+    const out = await jsh(["logout"]);
+    assert.equal(out.code, 0, out.stderr);
+    const gone = await jsh(["status"]);
+    assert.equal(gone.code, 1);
+    assert.match(gone.stderr, /^ERROR: not logged in/);
   });
 });

@@ -94,9 +94,7 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<Daemon> {
     `127.0.0.1:${authPort}`,
     "--public-addr",
     `127.0.0.1:${proxyPort}`,
-    "--cluster-name",
-    "test.local",
-    ...(o.config ? ["--config", o.config] : []),
+    ...(o.config ? ["--config", o.config] : ["--cluster-name", "test.local"]),
     ...(o.extraArgs ?? []),
   ];
   const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...o.env }, stdio: ["ignore", "pipe", "pipe"] });

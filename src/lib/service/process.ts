@@ -7,7 +7,7 @@ import { systemClock } from "../../api/clock.ts";
 import { AUTH_SERVER_NAME, VERSION } from "../../api/constants.ts";
 import { type AuthApiServer, AuthServer, createUser, issueHostCerts, resetUser, startAuthApi } from "../auth/index.ts";
 import { type Backend, openBackend } from "../backend/index.ts";
-import { type AuditLog, openAuditLog } from "../events/index.ts";
+import { type AuditLog, auditConfigFromUris, openAuditLog } from "../events/index.ts";
 import { type ProxyService, startProxy } from "../proxy/index.ts";
 import { freshKeys, hostUuid, identityFrom, writeIdentityFile, writePrivate } from "./identity.ts";
 import { proxyKeyPair } from "./proxy-tls.ts";
@@ -65,14 +65,10 @@ export async function startProcess(opts: ProcessOptions): Promise<RunningProcess
       a.storage.type === "sqlite" ? { type: "sqlite" as const, path: join(opts.dataDir, "backend.db") } : a.storage;
     const backend: Backend = await openBackend(backendConfig);
     closers.push(() => backend.close());
-    const audit: AuditLog = await openAuditLog(
-      a.auditUris.length > 0 && a.auditUris[0]?.startsWith("postgres")
-        ? { type: "postgres", connString: a.auditUris[0] }
-        : a.storage.type === "memory"
-          ? { type: "memory" }
-          : { type: "sqlite", path: join(opts.dataDir, "events.db") },
-      { jsonlPaths: a.auditUris.filter((u) => u.startsWith("file://")).map((u) => u.slice(7)) },
-    );
+    // Audit events default to SQLite under the data dir (memory storage keeps them in memory too).
+    const auditUris = a.auditUris.length > 0 ? a.auditUris : [a.storage.type === "memory" ? "memory://" : "sqlite://"];
+    const auditCfg = auditConfigFromUris(auditUris, opts.dataDir);
+    const audit: AuditLog = await openAuditLog(auditCfg.store, { jsonlPaths: auditCfg.jsonlPaths });
     closers.push(() => audit.close());
 
     const publicProxyAddr = opts.proxy?.publicAddr ?? `${opts.nodeName}:3080`;
