@@ -1,7 +1,6 @@
 import { Command, Option } from "commander";
 import { VERSION } from "../api/constants.ts";
-import { type AdminConnection, connectAdmin } from "../lib/client/admin.ts";
-import { parseFormat } from "../lib/client/output.ts";
+import { type AdminConnection, connectAdmin, parseFormat } from "../lib/client/index.ts";
 import { authExport, authSign } from "./jctl/auth.ts";
 import { auditEvents, statusText, tokensAdd, tokensLs } from "./jctl/misc.ts";
 import { createFromFile, getResources, removeResource } from "./jctl/resources.ts";

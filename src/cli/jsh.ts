@@ -2,11 +2,9 @@ import { readFileSync } from "node:fs";
 import { Command, Option } from "commander";
 import { VERSION } from "../api/constants.ts";
 import { badParameter } from "../api/errors.ts";
+import { parseDuration } from "../api/resources/index.ts";
 import { decodeIdentity } from "../lib/crypto/index.ts";
-import { login, ping } from "../lib/client/login.ts";
-import { type Format, formatDate, parseFormat, render } from "../lib/client/output.ts";
-import { currentProfile, loadCredentials, removeProfile } from "../lib/client/profile.ts";
-import { ask } from "../lib/client/prompt.ts";
+import { ask, currentProfile, type Format, formatDate, loadCredentials, login, parseFormat, ping, removeProfile, render } from "../lib/client/index.ts";
 import { main } from "./run.ts";
 
 const program = new Command("jsh")
@@ -53,18 +51,10 @@ program
     const sf = info.auth.second_factor;
     const otp = o.otp ?? (sf === "otp" || sf === "on" ? await ask("Enter your OTP token: ", false) : "");
     const { ttl } = o;
-    const ttlSeconds = ttl ? Math.round(parseDurationSeconds(ttl)) : undefined;
-    const r = await login({ proxy, user, password, otp: otp.trim(), insecure, ...(ttlSeconds ? { ttlSeconds } : {}) });
+    const ttlSeconds = ttl ? Math.round(parseDuration(ttl) / 1000) : undefined;
+    await login({ proxy, user, password, otp: otp.trim(), insecure, ...(ttlSeconds ? { ttlSeconds } : {}) });
     print(statusText(parseFormat(g.format), proxy));
-    void r;
   });
-
-function parseDurationSeconds(s: string): number {
-  const m = /^(\d+)(s|m|h)$/.exec(s);
-  if (!m) throw badParameter(`--ttl wants a duration like 90m or 8h, got "${s}"`);
-  const n = Number(m[1]);
-  return m[2] === "h" ? n * 3600 : m[2] === "m" ? n * 60 : n;
-}
 
 function statusText(format: Format, proxy?: string): string {
   const p = currentProfile(proxy);

@@ -4,7 +4,7 @@ import { VERSION } from "../api/constants.ts";
 import { badParameter } from "../api/errors.ts";
 import { configureTemplate, type JumpgateConfig, loadConfig, parseHostPort, type StartFlags } from "../lib/config/index.ts";
 import { createLogger, createRegistry, startDiagServer } from "../lib/observability/index.ts";
-import { type ProcessOptions, startProcess } from "../lib/service/process.ts";
+import { type ProcessOptions, startProcess } from "../lib/service/index.ts";
 import { main } from "./run.ts";
 
 const program = new Command("jumpgate")

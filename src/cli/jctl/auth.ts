@@ -2,9 +2,8 @@ import { createHash, createPublicKey } from "node:crypto";
 import type { AuthClient } from "../../api/authclient.ts";
 import { badParameter } from "../../api/errors.ts";
 import { parseDuration } from "../../api/resources/index.ts";
-import { formatIdentityFile } from "../../lib/client/identityfile.ts";
+import { formatIdentityFile, writePrivate } from "../../lib/client/index.ts";
 import { generateEcdsaP256, generateEd25519, knownHostsCaLine, parseSshPublicKey, sshPublicKeyLine, trustedUserCaKeysLine, writeOpenSshPrivateKey } from "../../lib/crypto/index.ts";
-import { writePrivate } from "../../lib/service/identity.ts";
 import { csv } from "./users.ts";
 
 const EXPORT_TYPES = ["user", "host", "tls", "tls-host", "db", "jwt"] as const;

@@ -2,7 +2,7 @@ import type { AuthClient } from "../../api/authclient.ts";
 import { storedFromProto } from "../../api/convert.ts";
 import { badParameter } from "../../api/errors.ts";
 import { parseDuration } from "../../api/resources/index.ts";
-import { type Format, formatDate, render, table } from "../../lib/client/output.ts";
+import { type Format, formatDate, render, table } from "../../lib/client/index.ts";
 import { csv } from "./users.ts";
 
 export async function tokensAdd(auth: AuthClient, o: { type?: string; ttl?: string; value?: string }, format: Format, proxyHint: string) {

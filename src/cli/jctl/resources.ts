@@ -3,9 +3,9 @@ import { stringify } from "yaml";
 import type { AuthClient } from "../../api/authclient.ts";
 import { badParameter } from "../../api/errors.ts";
 import { parseYamlDocuments, type Role } from "../../api/resources/index.ts";
-import { checkRole } from "../../lib/auth/validate.ts";
+import { checkRole } from "../../lib/auth/index.ts";
 import { fromProto, storedFromProto, toProto } from "../../api/convert.ts";
-import { type Format, formatDate, render, table } from "../../lib/client/output.ts";
+import { type Format, formatDate, render, table } from "../../lib/client/index.ts";
 import type { StoredResource } from "../../api/resource.ts";
 
 export async function createFromFile(auth: AuthClient, file: string, force: boolean): Promise<string[]> {

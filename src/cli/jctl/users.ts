@@ -1,7 +1,7 @@
 import type { AuthClient } from "../../api/authclient.ts";
 import { storedFromProto } from "../../api/convert.ts";
 import { badParameter } from "../../api/errors.ts";
-import { type Format, formatDate, render, table } from "../../lib/client/output.ts";
+import { type Format, formatDate, render, table } from "../../lib/client/index.ts";
 
 export const csv = (v: string | undefined) =>
   (v ?? "")

@@ -6,3 +6,4 @@ export { createToken } from "./join.ts";
 export { AuthServer } from "./server.ts";
 export { createUser, resetUser, type UserResource } from "./users.ts";
 export { totpCode } from "./totp.ts";
+export { checkRole, validateResource } from "./validate.ts";

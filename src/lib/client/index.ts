@@ -1,1 +1,9 @@
+/** What jsh, jctl and jbot share: profiles, login, the admin connection, output. */
 export { type AuthClient, type AuthClientOptions, type ClientTlsIdentity, createAuthClient } from "../../api/authclient.ts";
+export { type AdminConnection, type AdminConnectOptions, connectAdmin } from "./admin.ts";
+export { writePrivate } from "./files.ts";
+export { formatIdentityFile, type Identity, parseIdentityFile } from "./identityfile.ts";
+export { login, type LoginResponse, ping, type PingResponse } from "./login.ts";
+export { type Format, formatDate, parseFormat, render, table } from "./output.ts";
+export { currentProfile, jshHome, keyPaths, loadCredentials, type Profile, removeProfile, saveProfile } from "./profile.ts";
+export { ask } from "./prompt.ts";

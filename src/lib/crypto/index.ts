@@ -24,3 +24,4 @@ export {
 export { parseOpenSshPrivateKey, writeOpenSshPrivateKey } from "./openssh-key.ts";
 export * from "./sshcert/index.ts";
 export * from "./x509/index.ts";
+export { generateKeySet, type KeySet } from "./keyset.ts";

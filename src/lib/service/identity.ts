@@ -1,16 +1,9 @@
 import { randomUUID } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import type { IssuedCerts } from "../auth/index.ts";
-import { type Identity, formatIdentityFile } from "../client/identityfile.ts";
-import { generateEcdsaP256, generateEd25519, knownHostsCaLine, parseSshPublicKey, sshPublicKeyLine } from "../crypto/index.ts";
-
-/** Writes a file readable by its owner only, creating its folder 0700. */
-export function writePrivate(path: string, data: string): void {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  writeFileSync(path, data, { mode: 0o600 });
-  chmodSync(path, 0o600);
-}
+import { formatIdentityFile, type Identity, writePrivate } from "../client/index.ts";
+import { generateKeySet, type KeySet, knownHostsCaLine, parseSshPublicKey } from "../crypto/index.ts";
 
 /** The host's UUID, made once and kept in the data dir. */
 export function hostUuid(dataDir: string): string {
@@ -21,23 +14,11 @@ export function hostUuid(dataDir: string): string {
   return id;
 }
 
-export interface FreshKeys {
-  ssh: ReturnType<typeof generateEd25519>;
-  tls: ReturnType<typeof generateEcdsaP256>;
-  sshPublicKey: string;
-  tlsPublicKey: string;
-}
+export { writePrivate };
 
-export function freshKeys(): FreshKeys {
-  const ssh = generateEd25519();
-  const tls = generateEcdsaP256();
-  return {
-    ssh,
-    tls,
-    sshPublicKey: sshPublicKeyLine(ssh.publicKey),
-    tlsPublicKey: tls.publicKey.export({ format: "pem", type: "spki" }).toString(),
-  };
-}
+/** Fresh SSH and X.509 keys for one identity. */
+export const freshKeys = generateKeySet;
+export type FreshKeys = KeySet;
 
 export function identityFrom(keys: FreshKeys, certs: IssuedCerts, hostCaSshKeys: string[]): Identity {
   return {

@@ -1,6 +1,6 @@
 import { type AuthClient, createAuthClient } from "../../../api/authclient.ts";
 import { AUTH_SERVER_NAME } from "../../../api/constants.ts";
-import { freshKeys } from "../../service/identity.ts";
+import { generateKeySet as freshKeys } from "../../crypto/index.ts";
 import { startAuthApi } from "../api/server.ts";
 import { issueHostCerts, issueUserCerts } from "../certs.ts";
 import type { AuthContext } from "../context.ts";
