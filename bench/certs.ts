@@ -12,8 +12,8 @@
  *
  * Every flag also reads an environment variable: BENCH_CLIENTS, BENCH_CONCURRENCY,
  * BENCH_DURATION, BENCH_WARMUP, BENCH_SIGN_SECONDS, BENCH_MAX_KEYS. `--cpu-prof DIR`
- * (BENCH_CPU_PROF) profiles the daemon (through bench/cpu-prof.mjs) and leaves
- * its profile in DIR (open it in Chrome DevTools or speedscope).
+ * (BENCH_CPU_PROF) profiles the daemon during the timed run (through
+ * bench/cpu-prof.mjs) and leaves the profile in DIR (open it in Chrome DevTools or speedscope).
  */
 import crypto from "node:crypto";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
@@ -227,7 +227,9 @@ async function main(): Promise<void> {
     const signs = ed25519SignsPerSecond(o.signSeconds);
 
     log(`issuing for ${o.durationS} s with ${o.clients} clients x ${o.concurrency} concurrent requests`);
+    if (o.cpuProfDir) daemon.child.kill("SIGUSR2");
     const r = await issue(clients, o.concurrency, keys, o.durationS);
+    if (o.cpuProfDir) await daemon.stop();
     const pairs = r.ok / r.seconds;
     const ratio = pairs / signs;
     const result = {

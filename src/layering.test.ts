@@ -13,6 +13,7 @@ const RANK: Record<string, number> = {
   "lib/backend": 1,
   "lib/crypto": 1,
   "lib/rbac": 2,
+  "lib/ssh": 2,
   "lib/services": 2,
   "lib/events": 2,
   "lib/config": 2,

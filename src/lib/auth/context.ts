@@ -4,6 +4,7 @@ import type { Backend } from "../backend/index.ts";
 import type { AuditLog } from "../events/index.ts";
 import { RecordStore, ResourceStore, type StoredResource } from "../services/index.ts";
 import { type Authorities, type CaResource } from "./authorities.ts";
+import type { RecordingStore } from "./recordings.ts";
 import type { UserSecrets, UserToken } from "./secrets.ts";
 
 export interface AuthConfig {
@@ -16,6 +17,8 @@ export interface AuthConfig {
   staticTokens: { token: string; roles: string[] }[];
   inviteTtlMs: number;
   version: string;
+  /** Where session recordings are kept. */
+  recordingsDir: string;
 }
 
 /** Everything the Auth Service's parts share; built once in server.ts. */
@@ -27,6 +30,7 @@ export interface AuthContext {
   config: AuthConfig;
   authorities: Authorities;
   stores: AuthStores;
+  recordings: RecordingStore;
 }
 
 export interface AuthStores {

@@ -6,6 +6,7 @@ import type { AuditLog } from "../events/index.ts";
 import { presetRoles } from "../rbac/index.ts";
 import { Authorities, caFingerprints, CA_TYPES } from "./authorities.ts";
 import { type AuthConfig, type AuthContext, makeStores } from "./context.ts";
+import { RecordingStore } from "./recordings.ts";
 import { validateResource } from "./validate.ts";
 
 /**
@@ -61,7 +62,8 @@ export class AuthServer {
     }
     const authorities = new Authorities(stores.cas, config.clusterName, deps.clock);
     await authorities.init();
-    return new AuthServer({ ...deps, config, stores, authorities });
+    const recordings = new RecordingStore(config.recordingsDir);
+    return new AuthServer({ ...deps, config, stores, authorities, recordings });
   }
 
   get clusterName(): string {

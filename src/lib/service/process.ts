@@ -85,6 +85,7 @@ export async function startProcess(opts: ProcessOptions): Promise<RunningProcess
         staticTokens: a.staticTokens,
         inviteTtlMs: 3600_000,
         version: VERSION,
+        recordingsDir: join(opts.dataDir, "records"),
       },
     });
     const hostId = hostUuid(opts.dataDir);

@@ -24,6 +24,7 @@ import {
 import { fromProto, toJsonObject, toProto } from "../../../api/convert.ts";
 import { toConnectError } from "../../../api/rpc-errors.ts";
 import { peerKey } from "./server.ts";
+import { canReadRecording, emitAgentEvent, uploadRecordingPart } from "./agent-handlers.ts";
 import { watchResources } from "./watch.ts";
 
 /** Login and join write their own audit events with the precise reason. */
@@ -324,6 +325,46 @@ export function authServiceImpl(server: AuthServer): ServiceImpl<typeof AuthServ
         clusterName: server.clusterName,
       };
     }),
+
+    emitAuditEvent: wrap(async (req, c) => {
+      await emitAgentEvent(ctx, c, req.event);
+      return {};
+    }),
+
+    uploadRecordingPart: wrap(async (req, c) => ({ size: BigInt(uploadRecordingPart(ctx, c, req)) })),
+
+    listRecordings: wrap(async (req, c) => {
+      requireAuthenticated(c);
+      const from = req.from ? new Date(req.from).getTime() : 0;
+      const to = req.to ? new Date(req.to).getTime() : Number.POSITIVE_INFINITY;
+      const list = ctx.recordings
+        .list()
+        .filter((r) => r.updated.getTime() >= from && r.updated.getTime() <= to && canReadRecording(c, r.metadata))
+        .sort((a, b) => b.updated.getTime() - a.updated.getTime())
+        .slice(0, req.limit > 0 ? req.limit : 1000);
+      return {
+        recordings: list.map((r) => ({
+          sessionId: r.sessionId,
+          metadata: toJsonObject(r.metadata),
+          size: BigInt(r.size),
+          complete: r.complete,
+        })),
+      };
+    }),
+
+    getRecording: async function* (req, hc) {
+      let chunks: Generator<Buffer>;
+      try {
+        const c = await caller(hc);
+        requireAuthenticated(c);
+        const info = ctx.recordings.info(req.sessionId);
+        if (!canReadRecording(c, info.metadata)) throw accessDenied(`access denied: you may not read recording ${req.sessionId}`);
+        chunks = ctx.recordings.read(req.sessionId);
+      } catch (e) {
+        throw toConnectError(e);
+      }
+      for (const data of chunks) yield { data };
+    },
 
     searchEvents: wrap(async (req, c) => {
       requireRule(c, "event", "list");

@@ -10,6 +10,9 @@ import { authServiceImpl } from "./handlers.ts";
 
 export const peerKey = createContextKey<Peer>({ kind: "anonymous", addr: "?" });
 
+/** Responses smaller than this go uncompressed. */
+export const COMPRESS_MIN_BYTES = 64 * 1024;
+
 export interface AuthApiTls {
   key: string;
   cert: string;
@@ -38,6 +41,9 @@ export async function startAuthApi(opts: {
   const handler = connectNodeAdapter({
     routes: (router) => router.service(AuthService, authServiceImpl(opts.server)),
     contextValues: (req) => createContextValues().set(peerKey, peerFromSocket(req.socket as TLSSocket)),
+    // Compress only big answers (lists, event searches). Certificates barely shrink
+    // (keys and signatures are random), and gzip cost more CPU than signing them.
+    compressMinBytes: COMPRESS_MIN_BYTES,
   });
   const secure = (t: AuthApiTls) => ({
     key: t.key,

@@ -1,3 +1,6 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import pino from "pino";
 import { FakeClock } from "../../../api/clock.ts";
 import { MemoryBackend } from "../../backend/index.ts";
@@ -27,6 +30,7 @@ export async function authFixture(config: Partial<AuthConfig> = {}, start = new 
       staticTokens: [],
       inviteTtlMs: 3600_000,
       version: "test",
+      recordingsDir: mkdtempSync(join(tmpdir(), "jg-recordings-")),
       ...config,
     },
   });

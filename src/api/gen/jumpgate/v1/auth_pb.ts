@@ -13,7 +13,209 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file jumpgate/v1/auth.proto.
  */
 export const file_jumpgate_v1_auth: GenFile = /*@__PURE__*/
-  fileDesc("ChZqdW1wZ2F0ZS92MS9hdXRoLnByb3RvEgtqdW1wZ2F0ZS52MSINCgtQaW5nUmVxdWVzdCJTCgxQaW5nUmVzcG9uc2USFAoMY2x1c3Rlcl9uYW1lGAEgASgJEhYKDnNlcnZlcl92ZXJzaW9uGAIgASgJEhUKDXNlY29uZF9mYWN0b3IYAyABKAkiDwoNU3RhdHVzUmVxdWVzdCJMCghDQVN0YXR1cxIMCgR0eXBlGAEgASgJEhgKEHNzaF9maW5nZXJwcmludHMYAiADKAkSGAoQdGxzX2ZpbmdlcnByaW50cxgDIAMoCSJ7Cg5TdGF0dXNSZXNwb25zZRIUCgxjbHVzdGVyX25hbWUYASABKAkSFgoOc2VydmVyX3ZlcnNpb24YAiABKAkSKgoLYXV0aG9yaXRpZXMYAyADKAsyFS5qdW1wZ2F0ZS52MS5DQVN0YXR1cxIPCgdzdG9yYWdlGAQgASgJIjAKEkdldFJlc291cmNlUmVxdWVzdBIMCgRraW5kGAEgASgJEgwKBG5hbWUYAiABKAkiJAoUTGlzdFJlc291cmNlc1JlcXVlc3QSDAoEa2luZBgBIAEoCSJBChVMaXN0UmVzb3VyY2VzUmVzcG9uc2USKAoJcmVzb3VyY2VzGAEgAygLMhUuanVtcGdhdGUudjEuUmVzb3VyY2UiUwoVVXBzZXJ0UmVzb3VyY2VSZXF1ZXN0EicKCHJlc291cmNlGAEgASgLMhUuanVtcGdhdGUudjEuUmVzb3VyY2USEQoJb3ZlcndyaXRlGAIgASgIIjMKFURlbGV0ZVJlc291cmNlUmVxdWVzdBIMCgRraW5kGAEgASgJEgwKBG5hbWUYAiABKAkiGAoWRGVsZXRlUmVzb3VyY2VSZXNwb25zZSI0CgxXYXRjaFJlcXVlc3QSDQoFa2luZHMYASADKAkSFQoNZnJvbV9yZXZpc2lvbhgCIAEoAyJxCgpXYXRjaEV2ZW50EgwKBHR5cGUYASABKAkSEAoIcmV2aXNpb24YAiABKAMSDAoEa2luZBgDIAEoCRIMCgRuYW1lGAQgASgJEicKCHJlc291cmNlGAUgASgLMhUuanVtcGdhdGUudjEuUmVzb3VyY2UitAEKEUNyZWF0ZVVzZXJSZXF1ZXN0EgwKBG5hbWUYASABKAkSDQoFcm9sZXMYAiADKAkSOgoGdHJhaXRzGAMgAygLMiouanVtcGdhdGUudjEuQ3JlYXRlVXNlclJlcXVlc3QuVHJhaXRzRW50cnkaRgoLVHJhaXRzRW50cnkSCwoDa2V5GAEgASgJEiYKBXZhbHVlGAIgASgLMhcuanVtcGdhdGUudjEuU3RyaW5nTGlzdDoCOAEiHAoKU3RyaW5nTGlzdBIOCgZ2YWx1ZXMYASADKAkidAoSQ3JlYXRlVXNlclJlc3BvbnNlEiMKBHVzZXIYASABKAsyFS5qdW1wZ2F0ZS52MS5SZXNvdXJjZRIUCgxpbnZpdGVfdG9rZW4YAiABKAkSEgoKaW52aXRlX3VybBgDIAEoCRIPCgdleHBpcmVzGAQgASgJItsBChFVcGRhdGVVc2VyUmVxdWVzdBIMCgRuYW1lGAEgASgJEg0KBXJvbGVzGAIgAygJEhEKCXNldF9yb2xlcxgDIAEoCBI6CgZ0cmFpdHMYBCADKAsyKi5qdW1wZ2F0ZS52MS5VcGRhdGVVc2VyUmVxdWVzdC5UcmFpdHNFbnRyeRISCgpzZXRfdHJhaXRzGAUgASgIGkYKC1RyYWl0c0VudHJ5EgsKA2tleRgBIAEoCRImCgV2YWx1ZRgCIAEoCzIXLmp1bXBnYXRlLnYxLlN0cmluZ0xpc3Q6AjgBIiAKEFJlc2V0VXNlclJlcXVlc3QSDAoEbmFtZRgBIAEoCSIhChBHZXRJbnZpdGVSZXF1ZXN0Eg0KBXRva2VuGAEgASgJIoUBChFHZXRJbnZpdGVSZXNwb25zZRIMCgR1c2VyGAEgASgJEg8KB2V4cGlyZXMYAiABKAkSFQoNc2Vjb25kX2ZhY3RvchgDIAEoCRITCgt0b3RwX3NlY3JldBgEIAEoCRIQCgh0b3RwX3VybBgFIAEoCRITCgt0b3RwX3FyX3N2ZxgGIAEoCSJLChVDb21wbGV0ZUludml0ZVJlcXVlc3QSDQoFdG9rZW4YASABKAkSEAoIcGFzc3dvcmQYAiABKAkSEQoJdG90cF9jb2RlGAMgASgJIiYKFkNvbXBsZXRlSW52aXRlUmVzcG9uc2USDAoEdXNlchgBIAEoCSKgAQoXQXV0aGVudGljYXRlVXNlclJlcXVlc3QSDAoEdXNlchgBIAEoCRIQCghwYXNzd29yZBgCIAEoCRILCgNvdHAYAyABKAkSFgoOc3NoX3B1YmxpY19rZXkYBCABKAkSFgoOdGxzX3B1YmxpY19rZXkYBSABKAkSEwoLdHRsX3NlY29uZHMYBiABKAMSEwoLY2xpZW50X2FkZHIYByABKAkibQoYR2VuZXJhdGVVc2VyQ2VydHNSZXF1ZXN0EhYKDnNzaF9wdWJsaWNfa2V5GAEgASgJEhYKDnRsc19wdWJsaWNfa2V5GAIgASgJEhMKC3R0bF9zZWNvbmRzGAMgASgDEgwKBHVzZXIYBCABKAkiuAEKGEdlbmVyYXRlSG9zdENlcnRzUmVxdWVzdBIPCgdob3N0X2lkGAEgASgJEhEKCW5vZGVfbmFtZRgCIAEoCRISCgpwcmluY2lwYWxzGAMgAygJEhEKCWRuc19uYW1lcxgEIAMoCRIMCgRyb2xlGAUgASgJEhYKDnNzaF9wdWJsaWNfa2V5GAYgASgJEhYKDnRsc19wdWJsaWNfa2V5GAcgASgJEhMKC3R0bF9zZWNvbmRzGAggASgDItYBCgVDZXJ0cxIQCghzc2hfY2VydBgBIAEoCRIQCgh0bHNfY2VydBgCIAEoCRIUCgx0bHNfY2FfY2VydHMYAyADKAkSEwoLc3NoX2NhX2tleXMYBCADKAkSFAoMY2x1c3Rlcl9uYW1lGAUgASgJEhAKCHVzZXJuYW1lGAYgASgJEg0KBXJvbGVzGAcgAygJEg4KBmxvZ2lucxgIIAMoCRIPCgdleHBpcmVzGAkgASgJEg8KB2hvc3RfaWQYCiABKAkSFQoNaG9zdF9jYV9jZXJ0cxgLIAMoCSLIAQoZUmVnaXN0ZXJVc2luZ1Rva2VuUmVxdWVzdBINCgV0b2tlbhgBIAEoCRIPCgdob3N0X2lkGAIgASgJEhEKCW5vZGVfbmFtZRgDIAEoCRIMCgRyb2xlGAQgASgJEhEKCWRuc19uYW1lcxgFIAMoCRISCgpwcmluY2lwYWxzGAYgAygJEhYKDnNzaF9wdWJsaWNfa2V5GAcgASgJEhYKDnRsc19wdWJsaWNfa2V5GAggASgJEhMKC3JlbW90ZV9hZGRyGAkgASgJIkYKEkNyZWF0ZVRva2VuUmVxdWVzdBINCgVyb2xlcxgBIAMoCRITCgt0dGxfc2Vjb25kcxgCIAEoAxIMCgRuYW1lGAMgASgJIigKGEV4cG9ydEF1dGhvcml0aWVzUmVxdWVzdBIMCgR0eXBlGAEgASgJIl0KGUV4cG9ydEF1dGhvcml0aWVzUmVzcG9uc2USFwoPc3NoX3B1YmxpY19rZXlzGAEgAygJEhEKCXRsc19jZXJ0cxgCIAMoCRIUCgxjbHVzdGVyX25hbWUYAyABKAkifQoTU2VhcmNoRXZlbnRzUmVxdWVzdBIMCgRmcm9tGAEgASgJEgoKAnRvGAIgASgJEg0KBXR5cGVzGAMgAygJEgwKBHVzZXIYBCABKAkSDQoFbGltaXQYBSABKAUSEQoJc3RhcnRfa2V5GAYgASgJEg0KBW9yZGVyGAcgASgJIlEKFFNlYXJjaEV2ZW50c1Jlc3BvbnNlEicKBmV2ZW50cxgBIAMoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSEAoIbmV4dF9rZXkYAiABKAky2wsKC0F1dGhTZXJ2aWNlEjsKBFBpbmcSGC5qdW1wZ2F0ZS52MS5QaW5nUmVxdWVzdBoZLmp1bXBnYXRlLnYxLlBpbmdSZXNwb25zZRJBCgZTdGF0dXMSGi5qdW1wZ2F0ZS52MS5TdGF0dXNSZXF1ZXN0GhsuanVtcGdhdGUudjEuU3RhdHVzUmVzcG9uc2USRQoLR2V0UmVzb3VyY2USHy5qdW1wZ2F0ZS52MS5HZXRSZXNvdXJjZVJlcXVlc3QaFS5qdW1wZ2F0ZS52MS5SZXNvdXJjZRJWCg1MaXN0UmVzb3VyY2VzEiEuanVtcGdhdGUudjEuTGlzdFJlc291cmNlc1JlcXVlc3QaIi5qdW1wZ2F0ZS52MS5MaXN0UmVzb3VyY2VzUmVzcG9uc2USSwoOVXBzZXJ0UmVzb3VyY2USIi5qdW1wZ2F0ZS52MS5VcHNlcnRSZXNvdXJjZVJlcXVlc3QaFS5qdW1wZ2F0ZS52MS5SZXNvdXJjZRJZCg5EZWxldGVSZXNvdXJjZRIiLmp1bXBnYXRlLnYxLkRlbGV0ZVJlc291cmNlUmVxdWVzdBojLmp1bXBnYXRlLnYxLkRlbGV0ZVJlc291cmNlUmVzcG9uc2USPQoFV2F0Y2gSGS5qdW1wZ2F0ZS52MS5XYXRjaFJlcXVlc3QaFy5qdW1wZ2F0ZS52MS5XYXRjaEV2ZW50MAESTQoKQ3JlYXRlVXNlchIeLmp1bXBnYXRlLnYxLkNyZWF0ZVVzZXJSZXF1ZXN0Gh8uanVtcGdhdGUudjEuQ3JlYXRlVXNlclJlc3BvbnNlEkMKClVwZGF0ZVVzZXISHi5qdW1wZ2F0ZS52MS5VcGRhdGVVc2VyUmVxdWVzdBoVLmp1bXBnYXRlLnYxLlJlc291cmNlEksKCVJlc2V0VXNlchIdLmp1bXBnYXRlLnYxLlJlc2V0VXNlclJlcXVlc3QaHy5qdW1wZ2F0ZS52MS5DcmVhdGVVc2VyUmVzcG9uc2USSgoJR2V0SW52aXRlEh0uanVtcGdhdGUudjEuR2V0SW52aXRlUmVxdWVzdBoeLmp1bXBnYXRlLnYxLkdldEludml0ZVJlc3BvbnNlElkKDkNvbXBsZXRlSW52aXRlEiIuanVtcGdhdGUudjEuQ29tcGxldGVJbnZpdGVSZXF1ZXN0GiMuanVtcGdhdGUudjEuQ29tcGxldGVJbnZpdGVSZXNwb25zZRJMChBBdXRoZW50aWNhdGVVc2VyEiQuanVtcGdhdGUudjEuQXV0aGVudGljYXRlVXNlclJlcXVlc3QaEi5qdW1wZ2F0ZS52MS5DZXJ0cxJOChFHZW5lcmF0ZVVzZXJDZXJ0cxIlLmp1bXBnYXRlLnYxLkdlbmVyYXRlVXNlckNlcnRzUmVxdWVzdBoSLmp1bXBnYXRlLnYxLkNlcnRzEk4KEUdlbmVyYXRlSG9zdENlcnRzEiUuanVtcGdhdGUudjEuR2VuZXJhdGVIb3N0Q2VydHNSZXF1ZXN0GhIuanVtcGdhdGUudjEuQ2VydHMSUAoSUmVnaXN0ZXJVc2luZ1Rva2VuEiYuanVtcGdhdGUudjEuUmVnaXN0ZXJVc2luZ1Rva2VuUmVxdWVzdBoSLmp1bXBnYXRlLnYxLkNlcnRzEkUKC0NyZWF0ZVRva2VuEh8uanVtcGdhdGUudjEuQ3JlYXRlVG9rZW5SZXF1ZXN0GhUuanVtcGdhdGUudjEuUmVzb3VyY2USYgoRRXhwb3J0QXV0aG9yaXRpZXMSJS5qdW1wZ2F0ZS52MS5FeHBvcnRBdXRob3JpdGllc1JlcXVlc3QaJi5qdW1wZ2F0ZS52MS5FeHBvcnRBdXRob3JpdGllc1Jlc3BvbnNlElMKDFNlYXJjaEV2ZW50cxIgLmp1bXBnYXRlLnYxLlNlYXJjaEV2ZW50c1JlcXVlc3QaIS5qdW1wZ2F0ZS52MS5TZWFyY2hFdmVudHNSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_struct, file_jumpgate_v1_resources]);
+  fileDesc("ChZqdW1wZ2F0ZS92MS9hdXRoLnByb3RvEgtqdW1wZ2F0ZS52MSI/ChVFbWl0QXVkaXRFdmVudFJlcXVlc3QSJgoFZXZlbnQYASABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IhgKFkVtaXRBdWRpdEV2ZW50UmVzcG9uc2UiiwEKGlVwbG9hZFJlY29yZGluZ1BhcnRSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSDgoGb2Zmc2V0GAIgASgDEgwKBGRhdGEYAyABKAwSEAoIY29tcGxldGUYBCABKAgSKQoIbWV0YWRhdGEYBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IisKG1VwbG9hZFJlY29yZGluZ1BhcnRSZXNwb25zZRIMCgRzaXplGAEgASgDIkAKFUxpc3RSZWNvcmRpbmdzUmVxdWVzdBIMCgRmcm9tGAEgASgJEgoKAnRvGAIgASgJEg0KBWxpbWl0GAMgASgFIm4KDVJlY29yZGluZ0luZm8SEgoKc2Vzc2lvbl9pZBgBIAEoCRIpCghtZXRhZGF0YRgCIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSDAoEc2l6ZRgDIAEoAxIQCghjb21wbGV0ZRgEIAEoCCJIChZMaXN0UmVjb3JkaW5nc1Jlc3BvbnNlEi4KCnJlY29yZGluZ3MYASADKAsyGi5qdW1wZ2F0ZS52MS5SZWNvcmRpbmdJbmZvIikKE0dldFJlY29yZGluZ1JlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCSIeCg5SZWNvcmRpbmdDaHVuaxIMCgRkYXRhGAEgASgMIg0KC1BpbmdSZXF1ZXN0IlMKDFBpbmdSZXNwb25zZRIUCgxjbHVzdGVyX25hbWUYASABKAkSFgoOc2VydmVyX3ZlcnNpb24YAiABKAkSFQoNc2Vjb25kX2ZhY3RvchgDIAEoCSIPCg1TdGF0dXNSZXF1ZXN0IkwKCENBU3RhdHVzEgwKBHR5cGUYASABKAkSGAoQc3NoX2ZpbmdlcnByaW50cxgCIAMoCRIYChB0bHNfZmluZ2VycHJpbnRzGAMgAygJInsKDlN0YXR1c1Jlc3BvbnNlEhQKDGNsdXN0ZXJfbmFtZRgBIAEoCRIWCg5zZXJ2ZXJfdmVyc2lvbhgCIAEoCRIqCgthdXRob3JpdGllcxgDIAMoCzIVLmp1bXBnYXRlLnYxLkNBU3RhdHVzEg8KB3N0b3JhZ2UYBCABKAkiMAoSR2V0UmVzb3VyY2VSZXF1ZXN0EgwKBGtpbmQYASABKAkSDAoEbmFtZRgCIAEoCSIkChRMaXN0UmVzb3VyY2VzUmVxdWVzdBIMCgRraW5kGAEgASgJIkEKFUxpc3RSZXNvdXJjZXNSZXNwb25zZRIoCglyZXNvdXJjZXMYASADKAsyFS5qdW1wZ2F0ZS52MS5SZXNvdXJjZSJTChVVcHNlcnRSZXNvdXJjZVJlcXVlc3QSJwoIcmVzb3VyY2UYASABKAsyFS5qdW1wZ2F0ZS52MS5SZXNvdXJjZRIRCglvdmVyd3JpdGUYAiABKAgiMwoVRGVsZXRlUmVzb3VyY2VSZXF1ZXN0EgwKBGtpbmQYASABKAkSDAoEbmFtZRgCIAEoCSIYChZEZWxldGVSZXNvdXJjZVJlc3BvbnNlIjQKDFdhdGNoUmVxdWVzdBINCgVraW5kcxgBIAMoCRIVCg1mcm9tX3JldmlzaW9uGAIgASgDInEKCldhdGNoRXZlbnQSDAoEdHlwZRgBIAEoCRIQCghyZXZpc2lvbhgCIAEoAxIMCgRraW5kGAMgASgJEgwKBG5hbWUYBCABKAkSJwoIcmVzb3VyY2UYBSABKAsyFS5qdW1wZ2F0ZS52MS5SZXNvdXJjZSK0AQoRQ3JlYXRlVXNlclJlcXVlc3QSDAoEbmFtZRgBIAEoCRINCgVyb2xlcxgCIAMoCRI6CgZ0cmFpdHMYAyADKAsyKi5qdW1wZ2F0ZS52MS5DcmVhdGVVc2VyUmVxdWVzdC5UcmFpdHNFbnRyeRpGCgtUcmFpdHNFbnRyeRILCgNrZXkYASABKAkSJgoFdmFsdWUYAiABKAsyFy5qdW1wZ2F0ZS52MS5TdHJpbmdMaXN0OgI4ASIcCgpTdHJpbmdMaXN0Eg4KBnZhbHVlcxgBIAMoCSJ0ChJDcmVhdGVVc2VyUmVzcG9uc2USIwoEdXNlchgBIAEoCzIVLmp1bXBnYXRlLnYxLlJlc291cmNlEhQKDGludml0ZV90b2tlbhgCIAEoCRISCgppbnZpdGVfdXJsGAMgASgJEg8KB2V4cGlyZXMYBCABKAki2wEKEVVwZGF0ZVVzZXJSZXF1ZXN0EgwKBG5hbWUYASABKAkSDQoFcm9sZXMYAiADKAkSEQoJc2V0X3JvbGVzGAMgASgIEjoKBnRyYWl0cxgEIAMoCzIqLmp1bXBnYXRlLnYxLlVwZGF0ZVVzZXJSZXF1ZXN0LlRyYWl0c0VudHJ5EhIKCnNldF90cmFpdHMYBSABKAgaRgoLVHJhaXRzRW50cnkSCwoDa2V5GAEgASgJEiYKBXZhbHVlGAIgASgLMhcuanVtcGdhdGUudjEuU3RyaW5nTGlzdDoCOAEiIAoQUmVzZXRVc2VyUmVxdWVzdBIMCgRuYW1lGAEgASgJIiEKEEdldEludml0ZVJlcXVlc3QSDQoFdG9rZW4YASABKAkihQEKEUdldEludml0ZVJlc3BvbnNlEgwKBHVzZXIYASABKAkSDwoHZXhwaXJlcxgCIAEoCRIVCg1zZWNvbmRfZmFjdG9yGAMgASgJEhMKC3RvdHBfc2VjcmV0GAQgASgJEhAKCHRvdHBfdXJsGAUgASgJEhMKC3RvdHBfcXJfc3ZnGAYgASgJIksKFUNvbXBsZXRlSW52aXRlUmVxdWVzdBINCgV0b2tlbhgBIAEoCRIQCghwYXNzd29yZBgCIAEoCRIRCgl0b3RwX2NvZGUYAyABKAkiJgoWQ29tcGxldGVJbnZpdGVSZXNwb25zZRIMCgR1c2VyGAEgASgJIqABChdBdXRoZW50aWNhdGVVc2VyUmVxdWVzdBIMCgR1c2VyGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJEgsKA290cBgDIAEoCRIWCg5zc2hfcHVibGljX2tleRgEIAEoCRIWCg50bHNfcHVibGljX2tleRgFIAEoCRITCgt0dGxfc2Vjb25kcxgGIAEoAxITCgtjbGllbnRfYWRkchgHIAEoCSJtChhHZW5lcmF0ZVVzZXJDZXJ0c1JlcXVlc3QSFgoOc3NoX3B1YmxpY19rZXkYASABKAkSFgoOdGxzX3B1YmxpY19rZXkYAiABKAkSEwoLdHRsX3NlY29uZHMYAyABKAMSDAoEdXNlchgEIAEoCSK4AQoYR2VuZXJhdGVIb3N0Q2VydHNSZXF1ZXN0Eg8KB2hvc3RfaWQYASABKAkSEQoJbm9kZV9uYW1lGAIgASgJEhIKCnByaW5jaXBhbHMYAyADKAkSEQoJZG5zX25hbWVzGAQgAygJEgwKBHJvbGUYBSABKAkSFgoOc3NoX3B1YmxpY19rZXkYBiABKAkSFgoOdGxzX3B1YmxpY19rZXkYByABKAkSEwoLdHRsX3NlY29uZHMYCCABKAMi1gEKBUNlcnRzEhAKCHNzaF9jZXJ0GAEgASgJEhAKCHRsc19jZXJ0GAIgASgJEhQKDHRsc19jYV9jZXJ0cxgDIAMoCRITCgtzc2hfY2Ffa2V5cxgEIAMoCRIUCgxjbHVzdGVyX25hbWUYBSABKAkSEAoIdXNlcm5hbWUYBiABKAkSDQoFcm9sZXMYByADKAkSDgoGbG9naW5zGAggAygJEg8KB2V4cGlyZXMYCSABKAkSDwoHaG9zdF9pZBgKIAEoCRIVCg1ob3N0X2NhX2NlcnRzGAsgAygJIsgBChlSZWdpc3RlclVzaW5nVG9rZW5SZXF1ZXN0Eg0KBXRva2VuGAEgASgJEg8KB2hvc3RfaWQYAiABKAkSEQoJbm9kZV9uYW1lGAMgASgJEgwKBHJvbGUYBCABKAkSEQoJZG5zX25hbWVzGAUgAygJEhIKCnByaW5jaXBhbHMYBiADKAkSFgoOc3NoX3B1YmxpY19rZXkYByABKAkSFgoOdGxzX3B1YmxpY19rZXkYCCABKAkSEwoLcmVtb3RlX2FkZHIYCSABKAkiRgoSQ3JlYXRlVG9rZW5SZXF1ZXN0Eg0KBXJvbGVzGAEgAygJEhMKC3R0bF9zZWNvbmRzGAIgASgDEgwKBG5hbWUYAyABKAkiKAoYRXhwb3J0QXV0aG9yaXRpZXNSZXF1ZXN0EgwKBHR5cGUYASABKAkiXQoZRXhwb3J0QXV0aG9yaXRpZXNSZXNwb25zZRIXCg9zc2hfcHVibGljX2tleXMYASADKAkSEQoJdGxzX2NlcnRzGAIgAygJEhQKDGNsdXN0ZXJfbmFtZRgDIAEoCSJ9ChNTZWFyY2hFdmVudHNSZXF1ZXN0EgwKBGZyb20YASABKAkSCgoCdG8YAiABKAkSDQoFdHlwZXMYAyADKAkSDAoEdXNlchgEIAEoCRINCgVsaW1pdBgFIAEoBRIRCglzdGFydF9rZXkYBiABKAkSDQoFb3JkZXIYByABKAkiUQoUU2VhcmNoRXZlbnRzUmVzcG9uc2USJwoGZXZlbnRzGAEgAygLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIQCghuZXh0X2tleRgCIAEoCTLMDgoLQXV0aFNlcnZpY2USOwoEUGluZxIYLmp1bXBnYXRlLnYxLlBpbmdSZXF1ZXN0GhkuanVtcGdhdGUudjEuUGluZ1Jlc3BvbnNlEkEKBlN0YXR1cxIaLmp1bXBnYXRlLnYxLlN0YXR1c1JlcXVlc3QaGy5qdW1wZ2F0ZS52MS5TdGF0dXNSZXNwb25zZRJFCgtHZXRSZXNvdXJjZRIfLmp1bXBnYXRlLnYxLkdldFJlc291cmNlUmVxdWVzdBoVLmp1bXBnYXRlLnYxLlJlc291cmNlElYKDUxpc3RSZXNvdXJjZXMSIS5qdW1wZ2F0ZS52MS5MaXN0UmVzb3VyY2VzUmVxdWVzdBoiLmp1bXBnYXRlLnYxLkxpc3RSZXNvdXJjZXNSZXNwb25zZRJLCg5VcHNlcnRSZXNvdXJjZRIiLmp1bXBnYXRlLnYxLlVwc2VydFJlc291cmNlUmVxdWVzdBoVLmp1bXBnYXRlLnYxLlJlc291cmNlElkKDkRlbGV0ZVJlc291cmNlEiIuanVtcGdhdGUudjEuRGVsZXRlUmVzb3VyY2VSZXF1ZXN0GiMuanVtcGdhdGUudjEuRGVsZXRlUmVzb3VyY2VSZXNwb25zZRI9CgVXYXRjaBIZLmp1bXBnYXRlLnYxLldhdGNoUmVxdWVzdBoXLmp1bXBnYXRlLnYxLldhdGNoRXZlbnQwARJNCgpDcmVhdGVVc2VyEh4uanVtcGdhdGUudjEuQ3JlYXRlVXNlclJlcXVlc3QaHy5qdW1wZ2F0ZS52MS5DcmVhdGVVc2VyUmVzcG9uc2USQwoKVXBkYXRlVXNlchIeLmp1bXBnYXRlLnYxLlVwZGF0ZVVzZXJSZXF1ZXN0GhUuanVtcGdhdGUudjEuUmVzb3VyY2USSwoJUmVzZXRVc2VyEh0uanVtcGdhdGUudjEuUmVzZXRVc2VyUmVxdWVzdBofLmp1bXBnYXRlLnYxLkNyZWF0ZVVzZXJSZXNwb25zZRJKCglHZXRJbnZpdGUSHS5qdW1wZ2F0ZS52MS5HZXRJbnZpdGVSZXF1ZXN0Gh4uanVtcGdhdGUudjEuR2V0SW52aXRlUmVzcG9uc2USWQoOQ29tcGxldGVJbnZpdGUSIi5qdW1wZ2F0ZS52MS5Db21wbGV0ZUludml0ZVJlcXVlc3QaIy5qdW1wZ2F0ZS52MS5Db21wbGV0ZUludml0ZVJlc3BvbnNlEkwKEEF1dGhlbnRpY2F0ZVVzZXISJC5qdW1wZ2F0ZS52MS5BdXRoZW50aWNhdGVVc2VyUmVxdWVzdBoSLmp1bXBnYXRlLnYxLkNlcnRzEk4KEUdlbmVyYXRlVXNlckNlcnRzEiUuanVtcGdhdGUudjEuR2VuZXJhdGVVc2VyQ2VydHNSZXF1ZXN0GhIuanVtcGdhdGUudjEuQ2VydHMSTgoRR2VuZXJhdGVIb3N0Q2VydHMSJS5qdW1wZ2F0ZS52MS5HZW5lcmF0ZUhvc3RDZXJ0c1JlcXVlc3QaEi5qdW1wZ2F0ZS52MS5DZXJ0cxJQChJSZWdpc3RlclVzaW5nVG9rZW4SJi5qdW1wZ2F0ZS52MS5SZWdpc3RlclVzaW5nVG9rZW5SZXF1ZXN0GhIuanVtcGdhdGUudjEuQ2VydHMSRQoLQ3JlYXRlVG9rZW4SHy5qdW1wZ2F0ZS52MS5DcmVhdGVUb2tlblJlcXVlc3QaFS5qdW1wZ2F0ZS52MS5SZXNvdXJjZRJiChFFeHBvcnRBdXRob3JpdGllcxIlLmp1bXBnYXRlLnYxLkV4cG9ydEF1dGhvcml0aWVzUmVxdWVzdBomLmp1bXBnYXRlLnYxLkV4cG9ydEF1dGhvcml0aWVzUmVzcG9uc2USUwoMU2VhcmNoRXZlbnRzEiAuanVtcGdhdGUudjEuU2VhcmNoRXZlbnRzUmVxdWVzdBohLmp1bXBnYXRlLnYxLlNlYXJjaEV2ZW50c1Jlc3BvbnNlElkKDkVtaXRBdWRpdEV2ZW50EiIuanVtcGdhdGUudjEuRW1pdEF1ZGl0RXZlbnRSZXF1ZXN0GiMuanVtcGdhdGUudjEuRW1pdEF1ZGl0RXZlbnRSZXNwb25zZRJoChNVcGxvYWRSZWNvcmRpbmdQYXJ0EicuanVtcGdhdGUudjEuVXBsb2FkUmVjb3JkaW5nUGFydFJlcXVlc3QaKC5qdW1wZ2F0ZS52MS5VcGxvYWRSZWNvcmRpbmdQYXJ0UmVzcG9uc2USWQoOTGlzdFJlY29yZGluZ3MSIi5qdW1wZ2F0ZS52MS5MaXN0UmVjb3JkaW5nc1JlcXVlc3QaIy5qdW1wZ2F0ZS52MS5MaXN0UmVjb3JkaW5nc1Jlc3BvbnNlEk8KDEdldFJlY29yZGluZxIgLmp1bXBnYXRlLnYxLkdldFJlY29yZGluZ1JlcXVlc3QaGy5qdW1wZ2F0ZS52MS5SZWNvcmRpbmdDaHVuazABYgZwcm90bzM", [file_google_protobuf_struct, file_jumpgate_v1_resources]);
+
+/**
+ * @generated from message jumpgate.v1.EmitAuditEventRequest
+ */
+export type EmitAuditEventRequest = Message<"jumpgate.v1.EmitAuditEventRequest"> & {
+  /**
+   * @generated from field: google.protobuf.Struct event = 1;
+   */
+  event?: JsonObject | undefined;
+};
+
+/**
+ * Describes the message jumpgate.v1.EmitAuditEventRequest.
+ * Use `create(EmitAuditEventRequestSchema)` to create a new message.
+ */
+export const EmitAuditEventRequestSchema: GenMessage<EmitAuditEventRequest> = /*@__PURE__*/
+  messageDesc(file_jumpgate_v1_auth, 0);
+
+/**
+ * @generated from message jumpgate.v1.EmitAuditEventResponse
+ */
+export type EmitAuditEventResponse = Message<"jumpgate.v1.EmitAuditEventResponse"> & {
+};
+
+/**
+ * Describes the message jumpgate.v1.EmitAuditEventResponse.
+ * Use `create(EmitAuditEventResponseSchema)` to create a new message.
+ */
+export const EmitAuditEventResponseSchema: GenMessage<EmitAuditEventResponse> = /*@__PURE__*/
+  messageDesc(file_jumpgate_v1_auth, 1);
+
+/**
+ * @generated from message jumpgate.v1.UploadRecordingPartRequest
+ */
+export type UploadRecordingPartRequest = Message<"jumpgate.v1.UploadRecordingPartRequest"> & {
+  /**
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+
+  /**
+   * Byte offset of `data` in the recording; a retry resends from where Auth says it stands.
+   *
+   * @generated from field: int64 offset = 2;
+   */
+  offset: bigint;
+
+  /**
+   * @generated from field: bytes data = 3;
+   */
+  data: Uint8Array;
+
+  /**
+   * Set on the last part: the recording is complete.
+   *
+   * @generated from field: bool complete = 4;
+   */
+  complete: boolean;
+
+  /**
+   * Session metadata, sent with the first part.
+   *
+   * @generated from field: google.protobuf.Struct metadata = 5;
+   */
+  metadata?: JsonObject | undefined;
+};
+
+/**
+ * Describes the message jumpgate.v1.UploadRecordingPartRequest.
+ * Use `create(UploadRecordingPartRequestSchema)` to create a new message.
+ */
+export const UploadRecordingPartRequestSchema: GenMessage<UploadRecordingPartRequest> = /*@__PURE__*/
+  messageDesc(file_jumpgate_v1_auth, 2);
+
+/**
+ * @generated from message jumpgate.v1.UploadRecordingPartResponse
+ */
+export type UploadRecordingPartResponse = Message<"jumpgate.v1.UploadRecordingPartResponse"> & {
+  /**
+   * Bytes Auth holds for this session after the call.
+   *
+   * @generated from field: int64 size = 1;
+   */
+  size: bigint;
+};
+
+/**
+ * Describes the message jumpgate.v1.UploadRecordingPartResponse.
+ * Use `create(UploadRecordingPartResponseSchema)` to create a new message.
+ */
+export const UploadRecordingPartResponseSchema: GenMessage<UploadRecordingPartResponse> = /*@__PURE__*/
+  messageDesc(file_jumpgate_v1_auth, 3);
+
+/**
+ * @generated from message jumpgate.v1.ListRecordingsRequest
+ */
+export type ListRecordingsRequest = Message<"jumpgate.v1.ListRecordingsRequest"> & {
+  /**
+   * @generated from field: string from = 1;
+   */
+  from: string;
+
+  /**
+   * @generated from field: string to = 2;
+   */
+  to: string;
+
+  /**
+   * @generated from field: int32 limit = 3;
+   */
+  limit: number;
+};
+
+/**
+ * Describes the message jumpgate.v1.ListRecordingsRequest.
+ * Use `create(ListRecordingsRequestSchema)` to create a new message.
+ */
+export const ListRecordingsRequestSchema: GenMessage<ListRecordingsRequest> = /*@__PURE__*/
+  messageDesc(file_jumpgate_v1_auth, 4);
+
+/**
+ * @generated from message jumpgate.v1.RecordingInfo
+ */
+export type RecordingInfo = Message<"jumpgate.v1.RecordingInfo"> & {
+  /**
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+
+  /**
+   * @generated from field: google.protobuf.Struct metadata = 2;
+   */
+  metadata?: JsonObject | undefined;
+
+  /**
+   * @generated from field: int64 size = 3;
+   */
+  size: bigint;
+
+  /**
+   * @generated from field: bool complete = 4;
+   */
+  complete: boolean;
+};
+
+/**
+ * Describes the message jumpgate.v1.RecordingInfo.
+ * Use `create(RecordingInfoSchema)` to create a new message.
+ */
+export const RecordingInfoSchema: GenMessage<RecordingInfo> = /*@__PURE__*/
+  messageDesc(file_jumpgate_v1_auth, 5);
+
+/**
+ * @generated from message jumpgate.v1.ListRecordingsResponse
+ */
+export type ListRecordingsResponse = Message<"jumpgate.v1.ListRecordingsResponse"> & {
+  /**
+   * @generated from field: repeated jumpgate.v1.RecordingInfo recordings = 1;
+   */
+  recordings: RecordingInfo[];
+};
+
+/**
+ * Describes the message jumpgate.v1.ListRecordingsResponse.
+ * Use `create(ListRecordingsResponseSchema)` to create a new message.
+ */
+export const ListRecordingsResponseSchema: GenMessage<ListRecordingsResponse> = /*@__PURE__*/
+  messageDesc(file_jumpgate_v1_auth, 6);
+
+/**
+ * @generated from message jumpgate.v1.GetRecordingRequest
+ */
+export type GetRecordingRequest = Message<"jumpgate.v1.GetRecordingRequest"> & {
+  /**
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+};
+
+/**
+ * Describes the message jumpgate.v1.GetRecordingRequest.
+ * Use `create(GetRecordingRequestSchema)` to create a new message.
+ */
+export const GetRecordingRequestSchema: GenMessage<GetRecordingRequest> = /*@__PURE__*/
+  messageDesc(file_jumpgate_v1_auth, 7);
+
+/**
+ * @generated from message jumpgate.v1.RecordingChunk
+ */
+export type RecordingChunk = Message<"jumpgate.v1.RecordingChunk"> & {
+  /**
+   * @generated from field: bytes data = 1;
+   */
+  data: Uint8Array;
+};
+
+/**
+ * Describes the message jumpgate.v1.RecordingChunk.
+ * Use `create(RecordingChunkSchema)` to create a new message.
+ */
+export const RecordingChunkSchema: GenMessage<RecordingChunk> = /*@__PURE__*/
+  messageDesc(file_jumpgate_v1_auth, 8);
 
 /**
  * @generated from message jumpgate.v1.PingRequest
@@ -26,7 +228,7 @@ export type PingRequest = Message<"jumpgate.v1.PingRequest"> & {
  * Use `create(PingRequestSchema)` to create a new message.
  */
 export const PingRequestSchema: GenMessage<PingRequest> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 0);
+  messageDesc(file_jumpgate_v1_auth, 9);
 
 /**
  * @generated from message jumpgate.v1.PingResponse
@@ -53,7 +255,7 @@ export type PingResponse = Message<"jumpgate.v1.PingResponse"> & {
  * Use `create(PingResponseSchema)` to create a new message.
  */
 export const PingResponseSchema: GenMessage<PingResponse> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 1);
+  messageDesc(file_jumpgate_v1_auth, 10);
 
 /**
  * @generated from message jumpgate.v1.StatusRequest
@@ -66,7 +268,7 @@ export type StatusRequest = Message<"jumpgate.v1.StatusRequest"> & {
  * Use `create(StatusRequestSchema)` to create a new message.
  */
 export const StatusRequestSchema: GenMessage<StatusRequest> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 2);
+  messageDesc(file_jumpgate_v1_auth, 11);
 
 /**
  * @generated from message jumpgate.v1.CAStatus
@@ -93,7 +295,7 @@ export type CAStatus = Message<"jumpgate.v1.CAStatus"> & {
  * Use `create(CAStatusSchema)` to create a new message.
  */
 export const CAStatusSchema: GenMessage<CAStatus> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 3);
+  messageDesc(file_jumpgate_v1_auth, 12);
 
 /**
  * @generated from message jumpgate.v1.StatusResponse
@@ -125,7 +327,7 @@ export type StatusResponse = Message<"jumpgate.v1.StatusResponse"> & {
  * Use `create(StatusResponseSchema)` to create a new message.
  */
 export const StatusResponseSchema: GenMessage<StatusResponse> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 4);
+  messageDesc(file_jumpgate_v1_auth, 13);
 
 /**
  * @generated from message jumpgate.v1.GetResourceRequest
@@ -147,7 +349,7 @@ export type GetResourceRequest = Message<"jumpgate.v1.GetResourceRequest"> & {
  * Use `create(GetResourceRequestSchema)` to create a new message.
  */
 export const GetResourceRequestSchema: GenMessage<GetResourceRequest> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 5);
+  messageDesc(file_jumpgate_v1_auth, 14);
 
 /**
  * @generated from message jumpgate.v1.ListResourcesRequest
@@ -164,7 +366,7 @@ export type ListResourcesRequest = Message<"jumpgate.v1.ListResourcesRequest"> &
  * Use `create(ListResourcesRequestSchema)` to create a new message.
  */
 export const ListResourcesRequestSchema: GenMessage<ListResourcesRequest> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 6);
+  messageDesc(file_jumpgate_v1_auth, 15);
 
 /**
  * @generated from message jumpgate.v1.ListResourcesResponse
@@ -181,7 +383,7 @@ export type ListResourcesResponse = Message<"jumpgate.v1.ListResourcesResponse">
  * Use `create(ListResourcesResponseSchema)` to create a new message.
  */
 export const ListResourcesResponseSchema: GenMessage<ListResourcesResponse> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 7);
+  messageDesc(file_jumpgate_v1_auth, 16);
 
 /**
  * @generated from message jumpgate.v1.UpsertResourceRequest
@@ -205,7 +407,7 @@ export type UpsertResourceRequest = Message<"jumpgate.v1.UpsertResourceRequest">
  * Use `create(UpsertResourceRequestSchema)` to create a new message.
  */
 export const UpsertResourceRequestSchema: GenMessage<UpsertResourceRequest> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 8);
+  messageDesc(file_jumpgate_v1_auth, 17);
 
 /**
  * @generated from message jumpgate.v1.DeleteResourceRequest
@@ -227,7 +429,7 @@ export type DeleteResourceRequest = Message<"jumpgate.v1.DeleteResourceRequest">
  * Use `create(DeleteResourceRequestSchema)` to create a new message.
  */
 export const DeleteResourceRequestSchema: GenMessage<DeleteResourceRequest> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 9);
+  messageDesc(file_jumpgate_v1_auth, 18);
 
 /**
  * @generated from message jumpgate.v1.DeleteResourceResponse
@@ -240,7 +442,7 @@ export type DeleteResourceResponse = Message<"jumpgate.v1.DeleteResourceResponse
  * Use `create(DeleteResourceResponseSchema)` to create a new message.
  */
 export const DeleteResourceResponseSchema: GenMessage<DeleteResourceResponse> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 10);
+  messageDesc(file_jumpgate_v1_auth, 19);
 
 /**
  * @generated from message jumpgate.v1.WatchRequest
@@ -264,7 +466,7 @@ export type WatchRequest = Message<"jumpgate.v1.WatchRequest"> & {
  * Use `create(WatchRequestSchema)` to create a new message.
  */
 export const WatchRequestSchema: GenMessage<WatchRequest> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 11);
+  messageDesc(file_jumpgate_v1_auth, 20);
 
 /**
  * @generated from message jumpgate.v1.WatchEvent
@@ -303,7 +505,7 @@ export type WatchEvent = Message<"jumpgate.v1.WatchEvent"> & {
  * Use `create(WatchEventSchema)` to create a new message.
  */
 export const WatchEventSchema: GenMessage<WatchEvent> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 12);
+  messageDesc(file_jumpgate_v1_auth, 21);
 
 /**
  * @generated from message jumpgate.v1.CreateUserRequest
@@ -330,7 +532,7 @@ export type CreateUserRequest = Message<"jumpgate.v1.CreateUserRequest"> & {
  * Use `create(CreateUserRequestSchema)` to create a new message.
  */
 export const CreateUserRequestSchema: GenMessage<CreateUserRequest> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 13);
+  messageDesc(file_jumpgate_v1_auth, 22);
 
 /**
  * @generated from message jumpgate.v1.StringList
@@ -347,7 +549,7 @@ export type StringList = Message<"jumpgate.v1.StringList"> & {
  * Use `create(StringListSchema)` to create a new message.
  */
 export const StringListSchema: GenMessage<StringList> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 14);
+  messageDesc(file_jumpgate_v1_auth, 23);
 
 /**
  * @generated from message jumpgate.v1.CreateUserResponse
@@ -379,7 +581,7 @@ export type CreateUserResponse = Message<"jumpgate.v1.CreateUserResponse"> & {
  * Use `create(CreateUserResponseSchema)` to create a new message.
  */
 export const CreateUserResponseSchema: GenMessage<CreateUserResponse> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 15);
+  messageDesc(file_jumpgate_v1_auth, 24);
 
 /**
  * @generated from message jumpgate.v1.UpdateUserRequest
@@ -416,7 +618,7 @@ export type UpdateUserRequest = Message<"jumpgate.v1.UpdateUserRequest"> & {
  * Use `create(UpdateUserRequestSchema)` to create a new message.
  */
 export const UpdateUserRequestSchema: GenMessage<UpdateUserRequest> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 16);
+  messageDesc(file_jumpgate_v1_auth, 25);
 
 /**
  * @generated from message jumpgate.v1.ResetUserRequest
@@ -433,7 +635,7 @@ export type ResetUserRequest = Message<"jumpgate.v1.ResetUserRequest"> & {
  * Use `create(ResetUserRequestSchema)` to create a new message.
  */
 export const ResetUserRequestSchema: GenMessage<ResetUserRequest> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 17);
+  messageDesc(file_jumpgate_v1_auth, 26);
 
 /**
  * @generated from message jumpgate.v1.GetInviteRequest
@@ -450,7 +652,7 @@ export type GetInviteRequest = Message<"jumpgate.v1.GetInviteRequest"> & {
  * Use `create(GetInviteRequestSchema)` to create a new message.
  */
 export const GetInviteRequestSchema: GenMessage<GetInviteRequest> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 18);
+  messageDesc(file_jumpgate_v1_auth, 27);
 
 /**
  * @generated from message jumpgate.v1.GetInviteResponse
@@ -494,7 +696,7 @@ export type GetInviteResponse = Message<"jumpgate.v1.GetInviteResponse"> & {
  * Use `create(GetInviteResponseSchema)` to create a new message.
  */
 export const GetInviteResponseSchema: GenMessage<GetInviteResponse> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 19);
+  messageDesc(file_jumpgate_v1_auth, 28);
 
 /**
  * @generated from message jumpgate.v1.CompleteInviteRequest
@@ -521,7 +723,7 @@ export type CompleteInviteRequest = Message<"jumpgate.v1.CompleteInviteRequest">
  * Use `create(CompleteInviteRequestSchema)` to create a new message.
  */
 export const CompleteInviteRequestSchema: GenMessage<CompleteInviteRequest> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 20);
+  messageDesc(file_jumpgate_v1_auth, 29);
 
 /**
  * @generated from message jumpgate.v1.CompleteInviteResponse
@@ -538,7 +740,7 @@ export type CompleteInviteResponse = Message<"jumpgate.v1.CompleteInviteResponse
  * Use `create(CompleteInviteResponseSchema)` to create a new message.
  */
 export const CompleteInviteResponseSchema: GenMessage<CompleteInviteResponse> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 21);
+  messageDesc(file_jumpgate_v1_auth, 30);
 
 /**
  * @generated from message jumpgate.v1.AuthenticateUserRequest
@@ -589,7 +791,7 @@ export type AuthenticateUserRequest = Message<"jumpgate.v1.AuthenticateUserReque
  * Use `create(AuthenticateUserRequestSchema)` to create a new message.
  */
 export const AuthenticateUserRequestSchema: GenMessage<AuthenticateUserRequest> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 22);
+  messageDesc(file_jumpgate_v1_auth, 31);
 
 /**
  * @generated from message jumpgate.v1.GenerateUserCertsRequest
@@ -623,7 +825,7 @@ export type GenerateUserCertsRequest = Message<"jumpgate.v1.GenerateUserCertsReq
  * Use `create(GenerateUserCertsRequestSchema)` to create a new message.
  */
 export const GenerateUserCertsRequestSchema: GenMessage<GenerateUserCertsRequest> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 23);
+  messageDesc(file_jumpgate_v1_auth, 32);
 
 /**
  * @generated from message jumpgate.v1.GenerateHostCertsRequest
@@ -675,7 +877,7 @@ export type GenerateHostCertsRequest = Message<"jumpgate.v1.GenerateHostCertsReq
  * Use `create(GenerateHostCertsRequestSchema)` to create a new message.
  */
 export const GenerateHostCertsRequestSchema: GenMessage<GenerateHostCertsRequest> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 24);
+  messageDesc(file_jumpgate_v1_auth, 33);
 
 /**
  * @generated from message jumpgate.v1.Certs
@@ -742,7 +944,7 @@ export type Certs = Message<"jumpgate.v1.Certs"> & {
  * Use `create(CertsSchema)` to create a new message.
  */
 export const CertsSchema: GenMessage<Certs> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 25);
+  messageDesc(file_jumpgate_v1_auth, 34);
 
 /**
  * @generated from message jumpgate.v1.RegisterUsingTokenRequest
@@ -799,7 +1001,7 @@ export type RegisterUsingTokenRequest = Message<"jumpgate.v1.RegisterUsingTokenR
  * Use `create(RegisterUsingTokenRequestSchema)` to create a new message.
  */
 export const RegisterUsingTokenRequestSchema: GenMessage<RegisterUsingTokenRequest> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 26);
+  messageDesc(file_jumpgate_v1_auth, 35);
 
 /**
  * @generated from message jumpgate.v1.CreateTokenRequest
@@ -826,7 +1028,7 @@ export type CreateTokenRequest = Message<"jumpgate.v1.CreateTokenRequest"> & {
  * Use `create(CreateTokenRequestSchema)` to create a new message.
  */
 export const CreateTokenRequestSchema: GenMessage<CreateTokenRequest> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 27);
+  messageDesc(file_jumpgate_v1_auth, 36);
 
 /**
  * @generated from message jumpgate.v1.ExportAuthoritiesRequest
@@ -843,7 +1045,7 @@ export type ExportAuthoritiesRequest = Message<"jumpgate.v1.ExportAuthoritiesReq
  * Use `create(ExportAuthoritiesRequestSchema)` to create a new message.
  */
 export const ExportAuthoritiesRequestSchema: GenMessage<ExportAuthoritiesRequest> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 28);
+  messageDesc(file_jumpgate_v1_auth, 37);
 
 /**
  * @generated from message jumpgate.v1.ExportAuthoritiesResponse
@@ -870,7 +1072,7 @@ export type ExportAuthoritiesResponse = Message<"jumpgate.v1.ExportAuthoritiesRe
  * Use `create(ExportAuthoritiesResponseSchema)` to create a new message.
  */
 export const ExportAuthoritiesResponseSchema: GenMessage<ExportAuthoritiesResponse> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 29);
+  messageDesc(file_jumpgate_v1_auth, 38);
 
 /**
  * @generated from message jumpgate.v1.SearchEventsRequest
@@ -917,7 +1119,7 @@ export type SearchEventsRequest = Message<"jumpgate.v1.SearchEventsRequest"> & {
  * Use `create(SearchEventsRequestSchema)` to create a new message.
  */
 export const SearchEventsRequestSchema: GenMessage<SearchEventsRequest> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 30);
+  messageDesc(file_jumpgate_v1_auth, 39);
 
 /**
  * @generated from message jumpgate.v1.SearchEventsResponse
@@ -939,7 +1141,7 @@ export type SearchEventsResponse = Message<"jumpgate.v1.SearchEventsResponse"> &
  * Use `create(SearchEventsResponseSchema)` to create a new message.
  */
 export const SearchEventsResponseSchema: GenMessage<SearchEventsResponse> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 31);
+  messageDesc(file_jumpgate_v1_auth, 40);
 
 /**
  * The Auth API. Callers are identified by their client certificate (mutual
@@ -1108,6 +1310,42 @@ export const AuthService: GenService<{
     methodKind: "unary";
     input: typeof SearchEventsRequestSchema;
     output: typeof SearchEventsResponseSchema;
+  },
+  /**
+   * Agents (SSH, database, ...) report what happened on their side.
+   *
+   * @generated from rpc jumpgate.v1.AuthService.EmitAuditEvent
+   */
+  emitAuditEvent: {
+    methodKind: "unary";
+    input: typeof EmitAuditEventRequestSchema;
+    output: typeof EmitAuditEventResponseSchema;
+  },
+  /**
+   * Session recordings: agents upload in parts; users list and read them.
+   *
+   * @generated from rpc jumpgate.v1.AuthService.UploadRecordingPart
+   */
+  uploadRecordingPart: {
+    methodKind: "unary";
+    input: typeof UploadRecordingPartRequestSchema;
+    output: typeof UploadRecordingPartResponseSchema;
+  },
+  /**
+   * @generated from rpc jumpgate.v1.AuthService.ListRecordings
+   */
+  listRecordings: {
+    methodKind: "unary";
+    input: typeof ListRecordingsRequestSchema;
+    output: typeof ListRecordingsResponseSchema;
+  },
+  /**
+   * @generated from rpc jumpgate.v1.AuthService.GetRecording
+   */
+  getRecording: {
+    methodKind: "server_streaming";
+    input: typeof GetRecordingRequestSchema;
+    output: typeof RecordingChunkSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_jumpgate_v1_auth, 0);

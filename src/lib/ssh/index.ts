@@ -1,0 +1,2 @@
+/** ssh2 helpers shared by the SSH service, the reverse tunnel, the proxy and jsh. */
+export { certificateKey } from "./certkey.ts";
