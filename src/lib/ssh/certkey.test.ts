@@ -55,7 +55,8 @@ test("the ssh2 client logs in to a stock sshd with an OpenSSH user certificate",
           });
         }),
       );
-      c.connect({ host: "127.0.0.1", port: sshd.port, username: "root", authHandler: [{ type: "publickey", username: "root", key }] });
+      const auth: ssh2.PublicKeyAuthMethod = { type: "publickey", username: "root", key };
+      c.connect({ host: "127.0.0.1", port: sshd.port, username: "root", authHandler: [auth] });
     });
     assert.equal(out, "cert-login-ok");
   } finally {
