@@ -7,3 +7,4 @@ export { login, type LoginResponse, ping, type PingResponse } from "./login.ts";
 export { type Format, formatDate, parseFormat, render, table } from "./output.ts";
 export { currentProfile, jshHome, keyPaths, loadCredentials, type Profile, removeProfile, saveProfile } from "./profile.ts";
 export { ask } from "./prompt.ts";
+export { webCall, type WebClientOptions } from "./webclient.ts";

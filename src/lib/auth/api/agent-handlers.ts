@@ -13,7 +13,9 @@ function requireReporter(c: Caller, what: string): asserts c is Extract<Caller, 
   throw accessDenied(`only cluster agents may ${what}`);
 }
 
-const RESERVED = ["uid", "code", "time"];
+// Agents name the event and may give its uid (so a resend is stored once) and time; the code is Auth's.
+const RESERVED = ["code", "server_id", "cluster"];
+const UID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** An agent's event, stamped with who reported it so one agent cannot speak for another. */
 export async function emitAgentEvent(ctx: AuthContext, c: Caller, event: JsonObject | undefined): Promise<void> {
@@ -22,6 +24,8 @@ export async function emitAgentEvent(ctx: AuthContext, c: Caller, event: JsonObj
     throw badParameter("an audit event needs an event name");
   }
   const clean = Object.fromEntries(Object.entries(event).filter(([k]) => !RESERVED.includes(k)));
+  if (clean.uid !== undefined && (typeof clean.uid !== "string" || !UID.test(clean.uid))) delete clean.uid;
+  if (clean.time !== undefined && (typeof clean.time !== "string" || Number.isNaN(Date.parse(clean.time)))) delete clean.time;
   await ctx.audit.emit({
     ...clean,
     event: event.event,

@@ -1,0 +1,80 @@
+import { randomUUID } from "node:crypto";
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+import type { Logger } from "pino";
+
+export type AgentEvent = Record<string, unknown> & { event: string };
+
+/**
+ * Audit events from an agent survive a lost connection to Auth and a restart:
+ * each is appended to a spool file before it is sent, and the file keeps what
+ * Auth has not confirmed. Each event carries its uid, so a resend after a crash
+ * between send and truncate is stored once.
+ */
+export class AuditQueue {
+  private pending: AgentEvent[] = [];
+  private flushing: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly o: { path: string; send: (e: AgentEvent) => Promise<void>; log: Logger; retryMs?: number },
+  ) {
+    mkdirSync(dirname(o.path), { recursive: true, mode: 0o700 });
+    if (existsSync(o.path)) {
+      for (const line of readFileSync(o.path, "utf8").split("\n")) {
+        if (!line.trim()) continue;
+        try {
+          this.pending.push(JSON.parse(line) as AgentEvent);
+        } catch {
+          // A line cut by a crash mid-write is dropped; everything before it is kept.
+        }
+      }
+    }
+    this.timer = setInterval(() => this.flush(), o.retryMs ?? 5_000);
+    this.timer.unref();
+    if (this.pending.length > 0) this.flush();
+  }
+
+  emit(e: AgentEvent): void {
+    const ev = { uid: randomUUID(), time: new Date().toISOString(), ...e };
+    appendFileSync(this.o.path, `${JSON.stringify(ev)}\n`, { mode: 0o600 });
+    this.pending.push(ev);
+    this.flush();
+  }
+
+  /** Sends what is queued, in order; stops at the first failure and retries later. */
+  flush(): Promise<void> {
+    this.flushing ??= this.drain().finally(() => {
+      this.flushing = undefined;
+    });
+    return this.flushing;
+  }
+
+  private async drain(): Promise<void> {
+    let sent = 0;
+    try {
+      while (sent < this.pending.length) {
+        const ev = this.pending[sent];
+        if (!ev) break;
+        await this.o.send(ev);
+        sent++;
+      }
+    } catch (e) {
+      this.o.log.debug({ err: e instanceof Error ? e.message : String(e) }, "audit events queued until Auth is reachable");
+    }
+    if (sent === 0) return;
+    this.pending = this.pending.slice(sent);
+    const tmp = `${this.o.path}.tmp`;
+    writeFileSync(tmp, this.pending.map((p) => `${JSON.stringify(p)}\n`).join(""), { mode: 0o600 });
+    renameSync(tmp, this.o.path);
+  }
+
+  size(): number {
+    return this.pending.length;
+  }
+
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.flush();
+  }
+}
