@@ -4,7 +4,8 @@ import { VERSION } from "../api/constants.ts";
 import { badParameter } from "../api/errors.ts";
 import { parseDuration } from "../api/resources/index.ts";
 import { decodeIdentity } from "../lib/crypto/index.ts";
-import { ask, currentProfile, type Format, formatDate, loadCredentials, login, parseFormat, ping, removeProfile, render } from "../lib/client/index.ts";
+import { ask, currentProfile, type Format, formatDate, loadCredentials, login, parseFormat, ping, removeProfile, render, userAuthClient } from "../lib/client/index.ts";
+import { listNodes, parseSelector, renderNodes } from "./jsh/nodes.ts";
 import { main } from "./run.ts";
 
 const program = new Command("jsh")
@@ -94,6 +95,19 @@ program
   .command("status")
   .description("who you are logged in as, with which roles and logins, until when")
   .action(() => print(statusText(parseFormat(globals().format), globals().proxy)));
+
+program
+  .command("ls [selectors...]")
+  .description("list the SSH nodes you can reach, optionally only those with KEY=VALUE labels")
+  .action(async (selectors: string[]) => {
+    const p = currentProfile(globals().proxy);
+    const auth = userAuthClient(p);
+    try {
+      print(renderNodes(await listNodes(auth, parseSelector(selectors)), parseFormat(globals().format)));
+    } finally {
+      auth.close();
+    }
+  });
 
 program
   .command("logout")

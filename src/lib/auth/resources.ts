@@ -45,6 +45,8 @@ export async function upsertResource(
   doc: unknown,
   overwrite: boolean,
   actor: string,
+  /** Heartbeats rewrite the same resource every minute; they are not audit news. */
+  quiet = false,
 ): Promise<StoredResource> {
   const res = validateResource(doc);
   if (!WRITABLE_KINDS.includes(res.kind)) {
@@ -63,7 +65,7 @@ export async function upsertResource(
     if (!store) throw badParameter(`unknown kind "${res.kind}"`);
     const existed = (await store.find(res.metadata.name)) !== undefined;
     saved = overwrite ? await store.upsert(res) : await store.create(res);
-    await auditWrite(ctx, res.kind, res.metadata.name, existed ? "updated" : "created", actor);
+    if (!quiet) await auditWrite(ctx, res.kind, res.metadata.name, existed ? "updated" : "created", actor);
   }
   return saved;
 }

@@ -8,3 +8,4 @@ export { type Format, formatDate, parseFormat, render, table } from "./output.ts
 export { currentProfile, jshHome, keyPaths, loadCredentials, type Profile, removeProfile, saveProfile } from "./profile.ts";
 export { ask } from "./prompt.ts";
 export { webCall, type WebClientOptions } from "./webclient.ts";
+export { userAuthClient } from "./userclient.ts";

@@ -2,8 +2,8 @@ import { create } from "@bufbuild/protobuf";
 import { Code, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { accessDenied, badParameter, isJumpgateError } from "../../../api/errors.ts";
 import { AuthService, type Certs, CertsSchema } from "../../../api/gen/jumpgate/v1/auth_pb.ts";
-import type { Role } from "../../../api/resources/index.ts";
-import { checkCanGrant } from "../../rbac/index.ts";
+import { type Node, nodeLabels, type Role } from "../../../api/resources/index.ts";
+import { type AccessChecker, checkCanGrant } from "../../rbac/index.ts";
 import { validateResource } from "../validate.ts";
 import type { StoredResource } from "../../services/index.ts";
 import { type CaType, CA_TYPES } from "../authorities.ts";
@@ -26,6 +26,14 @@ import { toConnectError } from "../../../api/rpc-errors.ts";
 import { peerKey } from "./server.ts";
 import { canReadRecording, emitAgentEvent, uploadRecordingPart } from "./agent-handlers.ts";
 import { watchResources } from "./watch.ts";
+
+const isNodeKind = (k: string) => k === "node" || k === "nodes";
+
+/** A node is visible to a user who may log in to it with at least one of his logins. */
+function canSeeNode(checker: AccessChecker, node: StoredResource): boolean {
+  const labels = nodeLabels(node as unknown as Node);
+  return checker.sshLogins().some((login) => checker.checkNodeAccess({ labels }, login).allowed);
+}
 
 /** Login and join write their own audit events with the precise reason. */
 function isAudited(e: unknown): boolean {
@@ -134,6 +142,11 @@ export function authServiceImpl(server: AuthServer): ServiceImpl<typeof AuthServ
     }),
 
     listResources: wrap(async (req, c) => {
+      if (c.kind === "user" && isNodeKind(req.kind) && !c.checker.checkRule("node", "list").allowed) {
+        // Like Teleport: users see the nodes they could log in to, without a rule on `node`.
+        const nodes = (await listResources(ctx, "node")).filter((n) => canSeeNode(c.checker, n));
+        return { resources: nodes.map(toProto) };
+      }
       requireRule(c, req.kind, "list");
       return { resources: (await listResources(ctx, req.kind)).map(toProto) };
     }),
@@ -141,7 +154,8 @@ export function authServiceImpl(server: AuthServer): ServiceImpl<typeof AuthServ
     upsertResource: wrap(async (req, c) => {
       const doc = fromProto(req.resource);
       const kind = String(doc.kind ?? "");
-      if (c.kind === "host" && kind === "node" && c.systemRoles.includes("node")) {
+      const heartbeat = c.kind === "host" && kind === "node" && c.systemRoles.includes("node");
+      if (heartbeat) {
         // Heartbeats: a node writes only its own entry.
         const name = (doc.metadata as { name?: string }).name;
         if (name !== c.name) throw accessDenied(`host ${c.name} may only register itself`);
@@ -150,7 +164,7 @@ export function authServiceImpl(server: AuthServer): ServiceImpl<typeof AuthServ
         if (req.overwrite) requireRule(c, kind, "create");
         await guardGrant(server, c, doc);
       }
-      const saved = await upsertResource(ctx, doc, req.overwrite, callerName(c));
+      const saved = await upsertResource(ctx, doc, req.overwrite, callerName(c), heartbeat);
       if (saved.kind === "cluster_auth_preference") {
         ctx.config.secondFactor = (saved.spec as { second_factor: typeof ctx.config.secondFactor }).second_factor;
       }
