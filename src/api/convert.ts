@@ -27,7 +27,8 @@ export function toProto(res: StoredResource): Resource {
       description: md.description ?? "",
       labels: md.labels ?? {},
       expires: md.expires ?? "",
-      revision: BigInt(md.revision ?? 0),
+      // Teleport exports carry a UUID here; only our own numeric revisions travel.
+      revision: typeof md.revision === "number" && Number.isSafeInteger(md.revision) ? BigInt(md.revision) : 0n,
     },
     spec: toJsonObject(res.spec),
   });

@@ -1,5 +1,6 @@
 import { Command, Option } from "commander";
 import { VERSION } from "../api/constants.ts";
+import { loadConfig } from "../lib/config/index.ts";
 import { type AdminConnection, connectAdmin, parseFormat } from "../lib/client/index.ts";
 import { authExport, authSign } from "./jctl/auth.ts";
 import { auditEvents, statusText, tokensAdd, tokensLs } from "./jctl/misc.ts";
@@ -22,8 +23,10 @@ const program = new Command("jctl")
 let conn: AdminConnection | undefined;
 async function auth() {
   const o = program.opts();
+  const configFile = o.config ?? process.env.JUMPGATE_CONFIG;
   conn ??= await connectAdmin({
     ...(o.dataDir ? { dataDir: o.dataDir } : {}),
+    ...(configFile ? { configDataDir: loadConfig({ file: configFile }).jumpgate.data_dir } : {}),
     ...(o.identity ? { identity: o.identity } : {}),
     ...(o.authServer ? { authServer: o.authServer } : {}),
     insecure: !!o.insecure,
@@ -75,7 +78,7 @@ program.command("rm <ref>").description("delete KIND/NAME").action(async (ref) =
 const tokens = program.command("tokens").description("manage join tokens");
 tokens
   .command("add")
-  .option("--type <types>", "what may join: node,db,app,kube,bot", "node")
+  .option("--type <types>", "what may join: node, proxy, db, app, kube", "node")
   .option("--ttl <duration>", "how long the token is valid", "30m")
   .option("--value <token>", "use this token value instead of a random one")
   .addOption(fmt(["text", "json", "yaml"]))

@@ -66,9 +66,19 @@ program
   .option("--diag-addr <addr>", "serve /healthz, /readyz and /metrics here")
   .option("-d, --debug", "debug logs")
   .action(async (flags: StartFlags & { config?: string }) => {
+    // Keys, the backend and the audit log are created for this user's eyes only.
+    process.umask(0o077);
     const file = flags.config ?? process.env.JUMPGATE_CONFIG;
-    const cfg = loadConfig({ ...(file ? { file } : {}), flags });
-    const log = createLogger({ component: "jumpgate", debug: !!flags.debug || cfg.jumpgate.log.severity === "DEBUG" });
+    // Without a config file the demo keeps its state under ./data (DESIGN §1).
+    const withDir = !file && !flags.dataDir && !flags.roles ? { ...flags, dataDir: "./data" } : flags;
+    const cfg = loadConfig({ ...(file ? { file } : {}), flags: withDir });
+    const sev = cfg.jumpgate.log.severity.toLowerCase() as "debug" | "info" | "warn" | "error";
+    const log = createLogger({
+      component: "jumpgate",
+      debug: !!flags.debug,
+      level: flags.debug ? "debug" : sev,
+      format: cfg.jumpgate.log.format,
+    });
     const agentOnly = !cfg.auth_service.enabled;
     if (agentOnly) {
       throw badParameter("joining agents arrive with SSH access; run this process with the auth role for now");

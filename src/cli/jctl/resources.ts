@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { stringify } from "yaml";
 import type { AuthClient } from "../../api/authclient.ts";
-import { badParameter } from "../../api/errors.ts";
+import { alreadyExists, badParameter } from "../../api/errors.ts";
 import { parseYamlDocuments, type Role } from "../../api/resources/index.ts";
 import { checkRole } from "../../lib/auth/index.ts";
 import { fromProto, storedFromProto, toProto } from "../../api/convert.ts";
@@ -19,6 +19,16 @@ export async function createFromFile(auth: AuthClient, file: string, force: bool
   const docs = parseYamlDocuments(text, file) as StoredResource[];
   for (const d of docs) if (d.kind === "role") checkRole(d as unknown as Role);
   if (docs.length === 0) throw badParameter(`${file} holds no resources`);
+  if (!force) {
+    // Refuse the whole file before writing anything when one document already exists.
+    for (const doc of docs) {
+      const exists = await auth.getResource({ kind: doc.kind, name: doc.metadata.name }).then(
+        () => true,
+        () => false,
+      );
+      if (exists) throw alreadyExists(`${doc.kind} "${doc.metadata.name}" already exists; use --force to overwrite`);
+    }
+  }
   const out: string[] = [];
   for (const doc of docs) {
     await auth.upsertResource({ resource: toProto(doc), overwrite: force });

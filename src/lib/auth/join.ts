@@ -32,6 +32,9 @@ export async function createToken(
   const ttl = req.ttlMs ?? DEFAULT_TOKEN_TTL_MS;
   if (ttl <= 0 || ttl > MAX_TOKEN_TTL_MS) throw badParameter("token TTL must be between 1s and 720h");
   const name = req.name ?? randomBytes(16).toString("hex");
+  if (!/^[A-Za-z0-9._-]{8,128}$/.test(name)) {
+    throw badParameter("a token value must be 8 to 128 letters, digits, '.', '_' or '-'");
+  }
   const spec: TokenResource["spec"] = { roles: req.roles, join_method: "token" };
   if (req.singleUse) spec.single_use = true;
   const doc = validateResource({

@@ -8,7 +8,7 @@ import { validateResource } from "./validate.ts";
 export const READABLE_KINDS = ["user", "role", "token", "node", "cert_authority", "cluster_name", "cluster_auth_preference"];
 const WRITABLE_KINDS = ["user", "role", "token", "node", "cluster_auth_preference"];
 
-function normalizeKind(kind: string): string {
+export function normalizeKind(kind: string): string {
   const k = kind.toLowerCase();
   const aliases: Record<string, string> = {
     users: "user",
@@ -75,7 +75,12 @@ export async function deleteResource(ctx: AuthContext, kind: string, name: strin
   const store = storeForKind(ctx.stores, k);
   if (!store || !WRITABLE_KINDS.includes(k)) throw badParameter(`resources of kind "${kind}" cannot be deleted`);
   await store.delete(name);
-  if (k === "user") await ctx.stores.secrets.delete(name);
+  if (k === "user") {
+    await ctx.stores.secrets.delete(name);
+    for (const t of await ctx.stores.userTokens.list()) {
+      if (t.value.user === name) await ctx.stores.userTokens.delete(t.name);
+    }
+  }
   await auditWrite(ctx, k, name, "deleted", actor);
 }
 

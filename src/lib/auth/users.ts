@@ -73,6 +73,7 @@ export async function updateUser(
 
 export async function deleteUser(ctx: AuthContext, name: string, actor: string): Promise<void> {
   await ctx.stores.users.delete(name);
+  await revokeUserTokens(ctx, name);
   await ctx.stores.secrets.delete(name);
   await ctx.audit.emit({ event: "user.delete", user: actor, name });
 }
@@ -86,7 +87,15 @@ export async function resetUser(ctx: AuthContext, name: string, actor: string): 
   return invite;
 }
 
+/** Only the newest link works: older ones for the same user are revoked when a new one is made. */
+async function revokeUserTokens(ctx: AuthContext, user: string): Promise<void> {
+  for (const t of await ctx.stores.userTokens.list()) {
+    if (t.value.user === user) await ctx.stores.userTokens.delete(t.name);
+  }
+}
+
 async function createUserToken(ctx: AuthContext, user: string, kind: UserToken["kind"]): Promise<Invite> {
+  await revokeUserTokens(ctx, user);
   const token = randomBytes(24).toString("hex");
   const now = ctx.clock.now();
   const expires = new Date(now.getTime() + ctx.config.inviteTtlMs);

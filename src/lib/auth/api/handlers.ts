@@ -10,7 +10,7 @@ import { type CaType, CA_TYPES } from "../authorities.ts";
 import { type IssuedCerts, issueHostCerts, issueUserCerts } from "../certs.ts";
 import { authenticateUser } from "../login.ts";
 import { createToken, registerUsingToken } from "../join.ts";
-import { deleteResource, getResource, listResources, upsertResource } from "../resources.ts";
+import { deleteResource, getResource, listResources, normalizeKind, upsertResource } from "../resources.ts";
 import type { AuthServer } from "../server.ts";
 import { completeInvite, createUser, getUserToken, needsOtp, resetUser, updateUser, type UserResource } from "../users.ts";
 import {
@@ -26,8 +26,6 @@ import { toConnectError } from "../../../api/rpc-errors.ts";
 import { peerKey } from "./server.ts";
 import { canReadRecording, emitAgentEvent, uploadRecordingPart } from "./agent-handlers.ts";
 import { watchResources } from "./watch.ts";
-
-const isNodeKind = (k: string) => k === "node" || k === "nodes";
 
 /** A node is visible to a user who may log in to it with at least one of his logins. */
 function canSeeNode(checker: AccessChecker, node: StoredResource): boolean {
@@ -137,17 +135,17 @@ export function authServiceImpl(server: AuthServer): ServiceImpl<typeof AuthServ
     }),
 
     getResource: wrap(async (req, c) => {
-      requireRule(c, req.kind, "read");
+      requireRule(c, normalizeKind(req.kind), "read");
       return toProto(await getResource(ctx, req.kind, req.name));
     }),
 
     listResources: wrap(async (req, c) => {
-      if (c.kind === "user" && isNodeKind(req.kind) && !c.checker.checkRule("node", "list").allowed) {
+      if (c.kind === "user" && normalizeKind(req.kind) === "node" && !c.checker.checkRule("node", "list").allowed) {
         // Like Teleport: users see the nodes they could log in to, without a rule on `node`.
         const nodes = (await listResources(ctx, "node")).filter((n) => canSeeNode(c.checker, n));
         return { resources: nodes.map(toProto) };
       }
-      requireRule(c, req.kind, "list");
+      requireRule(c, normalizeKind(req.kind), "list");
       return { resources: (await listResources(ctx, req.kind)).map(toProto) };
     }),
 
@@ -172,7 +170,7 @@ export function authServiceImpl(server: AuthServer): ServiceImpl<typeof AuthServ
     }),
 
     deleteResource: wrap(async (req, c) => {
-      requireRule(c, req.kind, "delete");
+      requireRule(c, normalizeKind(req.kind), "delete");
       await deleteResource(ctx, req.kind, req.name, callerName(c));
       return {};
     }),
