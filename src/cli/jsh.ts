@@ -6,6 +6,8 @@ import { parseDuration } from "../api/resources/index.ts";
 import { decodeIdentity } from "../lib/crypto/index.ts";
 import { ask, currentProfile, type Format, formatDate, loadCredentials, login, parseFormat, ping, removeProfile, render, userAuthClient } from "../lib/client/index.ts";
 import { listNodes, parseSelector, renderNodes } from "./jsh/nodes.ts";
+import { proxySsh, scp, sshConfig } from "./jsh/openssh.ts";
+import { jshSsh, type SshFlags } from "./jsh/ssh.ts";
 import { main } from "./run.ts";
 
 const program = new Command("jsh")
@@ -18,6 +20,7 @@ const program = new Command("jsh")
   .option("-d, --debug", "print more on errors")
   .exitOverride();
 
+const collect = (v: string, prev: string[]) => [...prev, v];
 const print = (s: string): void => {
   process.stdout.write(`${s}\n`);
 };
@@ -107,6 +110,47 @@ program
     } finally {
       auth.close();
     }
+  });
+
+program
+  .command("ssh <target> [command...]")
+  .description("run a command or a shell on a node: [LOGIN@]NODE, or KEY=VALUE to run on every match")
+  .option("-l, --login <login>", "OS login on the node")
+  .option("-t, --tty", "allocate a terminal even for a command")
+  .option("-N, --no-command", "run nothing; keep port forwardings open")
+  .option("-A, --forward-agent", "forward your ssh-agent")
+  .option("-L, --local <spec>", "local forwarding [BIND:]PORT:HOST:HOSTPORT (repeatable)", collect, [])
+  .option("-R, --remote <spec>", "remote forwarding [BIND:]PORT:HOST:HOSTPORT (repeatable)", collect, [])
+  .allowUnknownOption()
+  .action(async (target: string, command: string[], o: SshFlags & { command?: boolean }) => {
+    const flags: SshFlags = { ...o, noCommand: o.command === false };
+    const g = globals();
+    if (g.proxy) flags.proxy = g.proxy;
+    process.exitCode = await jshSsh(target, command, flags);
+  });
+
+program
+  .command("scp <paths...>")
+  .description("copy files to or from nodes: jsh scp [-r] FILE LOGIN@NODE:PATH")
+  .option("-r, --recursive", "copy directories")
+  .action(async (paths: string[], o: { recursive?: boolean }) => {
+    process.exitCode = await scp(paths, !!o.recursive, globals().proxy);
+  });
+
+program
+  .command("config")
+  .description("print an ssh_config block so OpenSSH reaches NODE.CLUSTER through the proxy")
+  .action(() => {
+    process.stdout.write(sshConfig(currentProfile(globals().proxy)));
+  });
+
+program
+  .command("proxy")
+  .description("local helpers for unmodified clients")
+  .command("ssh <target>")
+  .description("pipe stdin/stdout to [LOGIN@]NODE[:PORT] (use as OpenSSH's ProxyCommand)")
+  .action(async (target: string) => {
+    process.exitCode = await proxySsh(target, globals().proxy);
   });
 
 program

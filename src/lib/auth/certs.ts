@@ -159,7 +159,8 @@ export async function issueHostCerts(ctx: AuthContext, req: HostCertRequest): Pr
   if (!hostCa.sshSigner || !hostCa.tlsSigner) throw accessDenied("this Auth Service cannot sign host certificates");
   const ttl = req.ttlMs ?? DEFAULT_HOST_TTL_MS;
   const cluster = ctx.config.clusterName;
-  const principals = [...new Set([req.hostId, `${req.hostId}.${cluster}`, req.nodeName, ...req.principals])];
+  // NODENAME.CLUSTER lets OpenSSH, pointed at `node.cluster` by `jsh config`, match the certificate.
+  const principals = [...new Set([req.hostId, `${req.hostId}.${cluster}`, req.nodeName, `${req.nodeName}.${cluster}`, ...req.principals])];
   const sshCert = signHostCertificate({
     publicKey: ssh,
     caKey: hostCa.sshSigner,

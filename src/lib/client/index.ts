@@ -9,3 +9,4 @@ export { currentProfile, jshHome, keyPaths, loadCredentials, type Profile, remov
 export { ask } from "./prompt.ts";
 export { webCall, type WebClientOptions } from "./webclient.ts";
 export { userAuthClient } from "./userclient.ts";
+export { connectNode, connectProxy, openRoute, type SshTarget } from "./sshclient.ts";
