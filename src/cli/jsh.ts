@@ -6,6 +6,7 @@ import { parseDuration } from "../api/resources/index.ts";
 import { decodeIdentity } from "../lib/crypto/index.ts";
 import { ask, currentProfile, type Format, formatDate, loadCredentials, login, parseFormat, ping, removeProfile, render, userAuthClient } from "../lib/client/index.ts";
 import { listNodes, parseSelector, renderNodes } from "./jsh/nodes.ts";
+import { playRecording, recordingsLs } from "./jsh/recordings.ts";
 import { proxySsh, scp, sshConfig } from "./jsh/openssh.ts";
 import { jshSsh, type SshFlags } from "./jsh/ssh.ts";
 import { main } from "./run.ts";
@@ -151,6 +152,35 @@ program
   .description("pipe stdin/stdout to [LOGIN@]NODE[:PORT] (use as OpenSSH's ProxyCommand)")
   .action(async (target: string) => {
     process.exitCode = await proxySsh(target, globals().proxy);
+  });
+
+const recordings = program.command("recordings").description("recorded sessions");
+recordings
+  .command("ls")
+  .description("list the session recordings you may see")
+  .action(async () => {
+    const auth = userAuthClient(currentProfile(globals().proxy));
+    try {
+      print(await recordingsLs(auth, parseFormat(globals().format)));
+    } finally {
+      auth.close();
+    }
+  });
+
+program
+  .command("play <sessionId>")
+  .description("replay a recorded session with its timing")
+  .option("--speed <n>", "playback speed", "1")
+  .option("--format <format>", "text, or json for the events")
+  .action(async (sessionId: string, o: { speed: string; format?: string }) => {
+    const speed = Number(o.speed);
+    if (!(speed > 0)) throw badParameter("--speed must be a positive number");
+    const auth = userAuthClient(currentProfile(globals().proxy));
+    try {
+      await playRecording(auth, sessionId, speed, parseFormat(o.format ?? globals().format));
+    } finally {
+      auth.close();
+    }
   });
 
 program

@@ -40,6 +40,21 @@ function processOptions(cfg: JumpgateConfig, log: ProcessOptions["log"], demo: b
       staticTokens: a.tokens,
     };
   }
+  const ssh = cfg.ssh_service;
+  if (ssh.enabled) {
+    opts.node = {
+      labels: ssh.labels,
+      commands: ssh.commands.map((c) => ({ name: c.name, command: c.command, periodMs: c.period })),
+      ...(ssh.listen_addr ? { listen: hp(ssh.listen_addr) } : {}),
+    };
+  }
+  if (!a.enabled && cfg.jumpgate.proxy_server) {
+    opts.join = {
+      proxyAddr: cfg.jumpgate.proxy_server,
+      insecure: cfg.jumpgate.insecure,
+      ...(cfg.jumpgate.join_params ? { token: cfg.jumpgate.join_params.token_name } : {}),
+    };
+  }
   if (p.enabled) {
     const listen = hp(p.listen_addr);
     const publicAddr = p.public_addr[0] ?? `${listen.host === "0.0.0.0" || listen.host === "::" ? "localhost" : listen.host}:${listen.port}`;
@@ -79,13 +94,6 @@ program
       level: flags.debug ? "debug" : sev,
       format: cfg.jumpgate.log.format,
     });
-    const agentOnly = !cfg.auth_service.enabled;
-    if (agentOnly) {
-      throw badParameter("joining agents arrive with SSH access; run this process with the auth role for now");
-    }
-    if (cfg.ssh_service.enabled) {
-      log.warn("the SSH service (node role) is not part of this version yet; this process runs Auth and Proxy");
-    }
     const running = await startProcess(processOptions(cfg, log, !file && !flags.roles));
     const registry = createRegistry();
     const diag = cfg.jumpgate.diag_addr

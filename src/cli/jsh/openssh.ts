@@ -55,7 +55,8 @@ export async function scp(args: string[], recursive: boolean, proxyFlag: string 
     const m = /^((?:[^@/:]+@)?)([^@/:]+):(.*)$/.exec(a);
     if (!m) return a;
     const host = m[2] ?? "";
-    return `${m[1]}${host.endsWith(suffix) ? host : `${host}${suffix}`}:${m[3]}`;
+    const login = m[1] || `${p.user}@`;
+    return `${login}${host.endsWith(suffix) ? host : `${host}${suffix}`}:${m[3]}`;
   });
   if (mapped.every((a, i) => a === args[i])) throw badParameter("one side of scp must be remote: [LOGIN@]NODE:PATH");
   const opts = [
@@ -71,8 +72,6 @@ export async function scp(args: string[], recursive: boolean, proxyFlag: string 
     "IdentitiesOnly=yes",
     "-i",
     k.sshKey,
-    "-o",
-    `User=${p.user}`,
     "-o",
     `ProxyCommand=${jshCommand(p)}`,
   ];

@@ -1,4 +1,4 @@
-import { createPublicKey, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { accessDenied, badParameter } from "../../api/errors.ts";
 import {
   formatCertificateLine,
@@ -8,6 +8,7 @@ import {
   parseSshPublicKey,
   signHostCertificate,
   signUserCertificate,
+  SubjectPublicKey,
 } from "../crypto/index.ts";
 import type { Role } from "../../api/resources/index.ts";
 import { AccessChecker } from "../rbac/index.ts";
@@ -39,14 +40,14 @@ export interface PublicKeys {
 
 function parseKeys(keys: PublicKeys) {
   let ssh: ReturnType<typeof parseSshPublicKey>;
-  let tls: ReturnType<typeof createPublicKey>;
+  let tls: SubjectPublicKey;
   try {
     ssh = parseSshPublicKey(keys.sshPublicKey);
   } catch {
     throw badParameter("the SSH public key is not a valid OpenSSH public key");
   }
   try {
-    tls = createPublicKey(keys.tlsPublicKey);
+    tls = SubjectPublicKey.fromPem(keys.tlsPublicKey);
   } catch {
     throw badParameter("the TLS public key is not a valid PEM public key");
   }

@@ -1,5 +1,6 @@
 /**
- * The audit log: append-only events with stable codes, searchable by time.
+ * The audit log: append-only events with stable codes, searchable by time;
+ * and session recording (`./recording/`: format, spool recorder, uploader, player).
  * Import this folder only through this file.
  */
 import { join } from "node:path";
@@ -25,6 +26,7 @@ export { JsonlSink, type JsonlSinkOptions } from "./jsonl.ts";
 export { MemoryAuditLog } from "./memory.ts";
 export { MultiAuditLog, type MultiAuditLogOptions } from "./multi.ts";
 export { PostgresAuditLog, type PostgresAuditLogOptions } from "./postgres.ts";
+export * from "./recording/index.ts";
 export { redact, secretFingerprint, secretKeyKind } from "./redact.ts";
 export { SqliteAuditLog, type SqliteAuditLogOptions } from "./sqlite.ts";
 export type {

@@ -1,2 +1,18 @@
 export { classifyFirstBytes, type ConnHandler, type ConnInfo, Multiplexer } from "./mux.ts";
+export { type AgentInfo, type AgentRefusal, TunnelServer, type TunnelServerOptions } from "./reversetunnel/index.ts";
+export { type RelayOptions, relay } from "./relay.ts";
 export { type ProxyOptions, type ProxyService, startProxy } from "./service.ts";
+export {
+  dialTcp,
+  hostCandidates,
+  type NodeDialer,
+  type ProxySshServerOptions,
+  type ProxyUser,
+  ProxySshServer,
+  parseProxySubsystem,
+  type ResolvedNode,
+  type RouteDecision,
+  type RouteTarget,
+  type TunnelDialer,
+  tunnelOrDirectDialer,
+} from "./sshproxy/index.ts";

@@ -1,5 +1,6 @@
 import http from "node:http";
 import net from "node:net";
+import type { Duplex } from "node:stream";
 import type { Logger } from "pino";
 import type { AuthClient } from "../../api/authclient.ts";
 import { ALPN } from "../../api/constants.ts";
@@ -15,6 +16,10 @@ export interface ProxyOptions {
   /** Where the `jumpgate-auth` route forwards to. */
   authAddr: { host: string; port: number };
   log: Logger;
+  /** When given, serves raw SSH and the `jumpgate-ssh` route (a ProxySshServer). */
+  sshProxy?: { handleConnection(stream: Duplex, info: { remoteAddr: string }): void };
+  /** When given, serves the `jumpgate-reversetunnel` route (a TunnelServer). */
+  reverseTunnel?: { handle(socket: Duplex, info?: { remoteAddr: string }): void };
 }
 
 export interface ProxyService {
@@ -45,6 +50,12 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyService> {
     s.on("error", end).on("close", end);
     upstream.on("error", end).on("close", end);
   });
+  const { sshProxy, reverseTunnel } = opts;
+  if (sshProxy) {
+    mux.handleRaw("ssh", (s, info) => sshProxy.handleConnection(s, info));
+    mux.handleAlpn(ALPN.ssh, (s, info) => sshProxy.handleConnection(s, info));
+  }
+  if (reverseTunnel) mux.handleAlpn(ALPN.reverseTunnel, (s, info) => reverseTunnel.handle(s, info));
   const addr = await mux.listen(opts.host, opts.port);
   return {
     port: addr.port,

@@ -4,13 +4,20 @@ import { join } from "node:path";
 import type { Logger } from "pino";
 import { createAuthClient } from "../../api/authclient.ts";
 import { systemClock } from "../../api/clock.ts";
-import { AUTH_SERVER_NAME, VERSION } from "../../api/constants.ts";
-import { type AuthApiServer, AuthServer, createUser, issueHostCerts, resetUser, startAuthApi } from "../auth/index.ts";
-import { type Backend, openBackend } from "../backend/index.ts";
-import { type AuditLog, auditConfigFromUris, openAuditLog } from "../events/index.ts";
+import { badParameter } from "../../api/errors.ts";
+import { type AuthServer, createUser, resetUser } from "../auth/index.ts";
 import { type ProxyService, startProxy } from "../proxy/index.ts";
-import { freshKeys, hostUuid, identityFrom, writeIdentityFile, writePrivate } from "./identity.ts";
+import type { CommandLabelSpec } from "../srv/agent/index.ts";
+import { type AuthPart, localHostIdentity, startAuthPart } from "./auth-part.ts";
+import { hostUuid } from "./identity.ts";
+import { joinThroughProxy } from "./join.ts";
+import { startNodeService } from "./node.ts";
+import { startProxySsh } from "./proxy-part.ts";
 import { proxyKeyPair } from "./proxy-tls.ts";
+import { renewingAuthClient } from "./renewing.ts";
+
+/** Host certificates live 24 h (DESIGN §2); renew at half-life. */
+const HOST_RENEW_MS = 12 * 3600_000;
 
 export interface ProcessOptions {
   dataDir: string;
@@ -29,6 +36,14 @@ export interface ProcessOptions {
     publicAddr: string;
     httpsKeyPairs: { cert_file: string; key_file: string }[];
   };
+  node?: {
+    labels: Record<string, string>;
+    commands: CommandLabelSpec[];
+    /** Dialled directly here instead of through a reverse tunnel. */
+    listen?: { host: string; port: number };
+  };
+  /** Agents without a local Auth Service join through this proxy. */
+  join?: { proxyAddr: string; token?: string; insecure: boolean };
   /** Demo mode: create the first admin and print the sign-up link. */
   demo: boolean;
   log: Logger;
@@ -45,8 +60,6 @@ export interface RunningProcess {
   close(): Promise<void>;
 }
 
-const HOST_CERT_RENEW_MS = 12 * 3600_000;
-
 /** Starts the services this process runs, in dependency order, and stops them in reverse. */
 export async function startProcess(opts: ProcessOptions): Promise<RunningProcess> {
   const { log } = opts;
@@ -59,128 +72,120 @@ export async function startProcess(opts: ProcessOptions): Promise<RunningProcess
   };
   let ready = false;
   try {
-    if (!opts.auth) throw new Error("this build runs the Auth Service in every process; enable auth_service");
-    const a = opts.auth;
-    const backendConfig =
-      a.storage.type === "sqlite" ? { type: "sqlite" as const, path: join(opts.dataDir, "backend.db") } : a.storage;
-    const backend: Backend = await openBackend(backendConfig);
-    closers.push(() => backend.close());
-    // Audit events default to SQLite under the data dir (memory storage keeps them in memory too).
-    const auditUris = a.auditUris.length > 0 ? a.auditUris : [a.storage.type === "memory" ? "memory://" : "sqlite://"];
-    const auditCfg = auditConfigFromUris(auditUris, opts.dataDir);
-    const audit: AuditLog = await openAuditLog(auditCfg.store, { jsonlPaths: auditCfg.jsonlPaths });
-    closers.push(() => audit.close());
-
-    const publicProxyAddr = opts.proxy?.publicAddr ?? `${opts.nodeName}:3080`;
-    const server = await AuthServer.create({
-      backend,
-      audit,
-      clock: systemClock,
-      log: log.child({ component: "auth" }),
-      config: {
-        clusterName: opts.clusterName,
-        publicProxyAddr,
-        secondFactor: a.secondFactor,
-        lockout: a.lockout,
-        staticTokens: a.staticTokens,
-        inviteTtlMs: 3600_000,
-        version: VERSION,
-        recordingsDir: join(opts.dataDir, "records"),
-      },
-    });
     const hostId = hostUuid(opts.dataDir);
-    const authCreds = async () => {
-      const keys = freshKeys();
-      const certs = await issueHostCerts(server.ctx, {
-        hostId,
-        nodeName: opts.nodeName,
-        role: "auth",
-        principals: [],
-        dnsNames: [AUTH_SERVER_NAME, "localhost"],
-        sshPublicKey: keys.sshPublicKey,
-        tlsPublicKey: keys.tlsPublicKey,
-      });
-      const pem = keys.tls.privateKey.export({ format: "pem", type: "pkcs8" }).toString();
-      const clientCas = [
-        ...server.ctx.authorities.get("user").tlsCerts,
-        ...server.ctx.authorities.get("host").tlsCerts,
-      ];
-      return { key: pem, cert: certs.tlsCert, clientCas };
-    };
-    const api: AuthApiServer = await startAuthApi({ server, host: a.listen.host, port: a.listen.port, tls: await authCreds() });
-    closers.push(() => api.close());
-    const authAddr = `${a.listen.host}:${api.port}`;
-    log.info({ addr: authAddr, cluster: server.clusterName }, "Auth Service is listening");
-
-    // The local admin identity: whoever can read the data dir already holds the CA keys.
-    const writeAdmin = async () => {
-      const keys = freshKeys();
-      const certs = await issueHostCerts(server.ctx, {
-        hostId: `admin.${hostId}`,
-        nodeName: "admin",
-        role: "admin",
-        principals: [],
-        dnsNames: [],
-        sshPublicKey: keys.sshPublicKey,
-        tlsPublicKey: keys.tlsPublicKey,
-        ttlMs: 30 * 24 * 3600_000,
-      });
-      const id = identityFrom(keys, certs, server.ctx.authorities.get("host").sshPublicKeys);
-      writeIdentityFile(join(opts.dataDir, "admin", "identity"), id);
-      writePrivate(join(opts.dataDir, "admin", "auth_addr"), `${authAddr}\n`);
-    };
-    await writeAdmin();
-    const renew = setInterval(() => {
-      Promise.all([authCreds().then((t) => api.setTls(t)), writeAdmin()]).catch((e: unknown) =>
-        log.error({ err: e }, "cannot renew the Auth Service's certificates"),
-      );
-    }, HOST_CERT_RENEW_MS);
-    renew.unref();
-    closers.push(async () => clearInterval(renew));
+    let auth: AuthPart | undefined;
+    if (opts.auth) {
+      auth = await startAuthPart({ ...opts, auth: opts.auth }, hostId, log);
+      closers.push(...auth.closers);
+    }
 
     let proxy: ProxyService | undefined;
+    let proxyCert: string | undefined;
     if (opts.proxy) {
+      if (!auth) throw badParameter("a proxy runs in the same process as the Auth Service in this version");
       const p = opts.proxy;
-      const keys = freshKeys();
-      const certs = await issueHostCerts(server.ctx, {
-        hostId,
-        nodeName: opts.nodeName,
-        role: "proxy",
-        principals: [p.publicAddr.replace(/:\d+$/, "")],
-        dnsNames: [],
-        sshPublicKey: keys.sshPublicKey,
-        tlsPublicKey: keys.tlsPublicKey,
-      });
-      const authClient = createAuthClient({
-        addr: authAddr,
-        identity: {
-          key: keys.tls.privateKey.export({ format: "pem", type: "pkcs8" }).toString(),
-          cert: certs.tlsCert,
-          cas: certs.hostCaCerts,
-        },
-      });
+      const host = p.publicAddr.replace(/:\d+$/, "");
+      const server = auth.server;
+      const addr = auth.authAddr;
+      const first = await localHostIdentity(server, hostId, opts.nodeName, "proxy", [host]);
+      const proxyClient = async (id = first) => {
+        const { keys, certs } = id;
+        return createAuthClient({
+          addr,
+          identity: {
+            key: keys.tls.privateKey.export({ format: "pem", type: "pkcs8" }).toString(),
+            cert: certs.tlsCert,
+            cas: certs.hostCaCerts,
+          },
+        });
+      };
+      const authClient = renewingAuthClient(
+        await proxyClient(),
+        async () => proxyClient(await localHostIdentity(server, hostId, opts.nodeName, "proxy", [host])),
+        HOST_RENEW_MS,
+        log,
+      );
       closers.push(async () => authClient.close());
-      const pair = await proxyKeyPair(opts.dataDir, p.httpsKeyPairs, [p.publicAddr.replace(/:\d+$/, "")]);
+      const proxySsh = await startProxySsh({
+        auth: authClient,
+        hostKey: first.keys.ssh.privateKey,
+        hostCertificate: first.certs.sshCert,
+        clusterName: server.clusterName,
+        clock: systemClock,
+        log,
+      });
+      closers.push(() => proxySsh.close());
+      const pair = await proxyKeyPair(opts.dataDir, p.httpsKeyPairs, [host]);
+      proxyCert = pair.cert;
       proxy = await startProxy({
         host: p.listen.host,
         port: p.listen.port,
         publicAddr: p.publicAddr,
         tls: pair,
         auth: authClient,
-        authAddr: { host: a.listen.host === "0.0.0.0" ? "127.0.0.1" : a.listen.host, port: api.port },
+        authAddr: auth.localAddr,
         log: log.child({ component: "proxy" }),
+        sshProxy: proxySsh.ssh,
+        reverseTunnel: proxySsh.tunnels,
       });
-      closers.push(() => proxy?.close() ?? Promise.resolve());
+      const started = proxy;
+      closers.push(() => started.close());
       log.info({ addr: `${p.listen.host}:${proxy.port}`, selfSigned: pair.selfSigned }, "Proxy Service is listening");
     }
 
-    if (opts.demo) await announceFirstAdmin(server, opts, proxy);
+    let clusterName = auth?.server.clusterName ?? opts.clusterName;
+    if (opts.node) {
+      const n = opts.node;
+      const common = { dataDir: opts.dataDir, hostId, nodeName: opts.nodeName, labels: n.labels, commands: n.commands, clock: systemClock, log };
+      if (auth) {
+        // Same process: certificates from the local Auth, the tunnel to our own proxy on loopback.
+        const { identity } = await localHostIdentity(auth.server, hostId, opts.nodeName, "node", []);
+        const proxyLocal = proxy && opts.proxy ? `${loopback(opts.proxy.listen.host)}:${proxy.port}` : undefined;
+        const node = await startNodeService({
+          ...common,
+          clusterName,
+          identity,
+          auth: { addr: `${auth.localAddr.host}:${auth.localAddr.port}` },
+          ...(proxyLocal && !n.listen ? { proxyAddr: proxyLocal } : {}),
+          proxyInsecure: false,
+          ...(proxyCert ? { proxyCas: [proxyCert] } : {}),
+          ...(n.listen ? { listen: n.listen } : {}),
+        });
+        closers.push(() => node.close());
+      } else {
+        if (!opts.join) throw badParameter("a node without a local Auth Service needs --proxy HOST:PORT and --token TOKEN");
+        const j = opts.join;
+        const joined = await joinThroughProxy({
+          path: join(opts.dataDir, "node", "identity"),
+          proxyAddr: j.proxyAddr,
+          insecure: j.insecure,
+          token: j.token,
+          hostId,
+          nodeName: opts.nodeName,
+          role: "node",
+          dnsNames: [],
+          log,
+        });
+        clusterName = joined.clusterName;
+        const node = await startNodeService({
+          ...common,
+          clusterName,
+          identity: joined.identity,
+          auth: { addr: j.proxyAddr, viaProxy: { insecure: j.insecure } },
+          ...(n.listen ? { listen: n.listen } : { proxyAddr: j.proxyAddr }),
+          proxyInsecure: j.insecure,
+        });
+        closers.push(() => node.close());
+      }
+      log.info({ hostId, nodeName: opts.nodeName }, "SSH service is running");
+    }
+
+    if (opts.demo && auth) await announceFirstAdmin(auth.server, opts, proxy);
     ready = true;
     return {
-      authAddr,
+      ...(auth ? { authAddr: auth.authAddr, adminIdentityPath: join(opts.dataDir, "admin", "identity") } : {}),
       ...(proxy ? { proxyAddr: `${opts.proxy?.listen.host}:${proxy.port}` } : {}),
-      adminIdentityPath: join(opts.dataDir, "admin", "identity"),
-      clusterName: server.clusterName,
+      clusterName,
       ready: () => ready,
       close: async () => {
         ready = false;
@@ -192,6 +197,8 @@ export async function startProcess(opts: ProcessOptions): Promise<RunningProcess
     throw e;
   }
 }
+
+const loopback = (h: string) => (h === "0.0.0.0" || h === "::" ? "127.0.0.1" : h);
 
 async function announceFirstAdmin(server: AuthServer, opts: ProcessOptions, proxy: ProxyService | undefined) {
   const say = opts.announce ?? ((l: string) => process.stdout.write(`${l}\n`));

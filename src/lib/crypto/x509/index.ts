@@ -12,3 +12,4 @@ export {
   encodeIdentity,
 } from "./identity.ts";
 export { type ClientCertificateRequest, type ServerCertificateRequest, issueClientCertificate, issueServerCertificate } from "./issue.ts";
+export { SubjectPublicKey } from "./pubkey.ts";

@@ -1,0 +1,2 @@
+/** The proxy side of reverse tunnels (DESIGN §5). */
+export { type AgentInfo, type AgentRefusal, TunnelServer, type TunnelServerOptions } from "./server.ts";
