@@ -78,7 +78,11 @@ function options(): Options {
   };
 }
 
-const log = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
+let phase = "starting";
+const log = (msg: string) => {
+  phase = msg;
+  process.stderr.write(`bench: ${msg}\n`);
+};
 
 // ---- client key pairs, generated before timing (in worker threads: both cores are idle then) ----
 
@@ -119,11 +123,26 @@ async function generateKeys(n: number): Promise<PublicKeys[]> {
 
 // ---- raw Ed25519 ----
 
-function ed25519SignsPerSecond(seconds: number): number {
+/** CPU seconds a process has used so far (Linux /proc), or undefined elsewhere. */
+function cpuSeconds(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // utime and stime, fields 14 and 15 of the whole line, in clock ticks (100 per second on Linux).
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Signs per wall-clock second and per CPU second of this thread. */
+function ed25519SignsPerSecond(seconds: number): { wall: number; cpu: number } {
   const { privateKey } = crypto.generateKeyPairSync("ed25519");
   const msg = crypto.randomBytes(300);
   for (let i = 0; i < 2000; i++) crypto.sign(null, msg, privateKey); // warm up
   const start = process.hrtime.bigint();
+  const cpu0 = process.cpuUsage();
   const end = start + BigInt(Math.round(seconds * 1e9));
   let n = 0;
   let now = start;
@@ -132,7 +151,8 @@ function ed25519SignsPerSecond(seconds: number): number {
     n += 200;
     now = process.hrtime.bigint();
   }
-  return n / (Number(now - start) / 1e9);
+  const cpu1 = process.cpuUsage(cpu0);
+  return { wall: n / (Number(now - start) / 1e9), cpu: n / ((cpu1.user + cpu1.system) / 1e6) };
 }
 
 // ---- issuance ----
@@ -195,6 +215,14 @@ async function main(): Promise<void> {
   const o = options();
   let daemon: Daemon | undefined;
   const clients: AuthClient[] = [];
+  // A benchmark must not hang a shared machine: give up well after the run should have ended.
+  const limitS = 120 + o.warmupS + o.durationS + o.signSeconds;
+  const watchdog = setTimeout(() => {
+    process.stderr.write(`bench: gave up after ${limitS} s while ${phase}\n`);
+    if (daemon?.child.exitCode === null) daemon.child.kill("SIGKILL");
+    process.exit(2);
+  }, limitS * 1000);
+  watchdog.unref();
   try {
     log("starting the daemon");
     const prof = o.cpuProfDir ? resolve(o.cpuProfDir) : undefined;
@@ -224,11 +252,15 @@ async function main(): Promise<void> {
     const keys = await generateKeys(want);
 
     log(`measuring raw Ed25519 signing for ${o.signSeconds} s`);
-    const signs = ed25519SignsPerSecond(o.signSeconds);
+    const ed = ed25519SignsPerSecond(o.signSeconds);
+    const signs = ed.wall;
 
     log(`issuing for ${o.durationS} s with ${o.clients} clients x ${o.concurrency} concurrent requests`);
     if (o.cpuProfDir) daemon.child.kill("SIGUSR2");
+    const daemonCpu0 = cpuSeconds(daemon.child.pid);
     const r = await issue(clients, o.concurrency, keys, o.durationS);
+    const daemonCpu1 = cpuSeconds(daemon.child.pid);
+    const daemonCpu = daemonCpu0 === undefined || daemonCpu1 === undefined ? undefined : daemonCpu1 - daemonCpu0;
     if (o.cpuProfDir) await daemon.stop();
     const pairs = r.ok / r.seconds;
     const ratio = pairs / signs;
@@ -244,6 +276,11 @@ async function main(): Promise<void> {
       p50Ms: Number(percentile(r.latenciesMs, 50).toFixed(2)),
       p99Ms: Number(percentile(r.latenciesMs, 99).toFixed(2)),
       keysReused: r.keysReused,
+      // Less sensitive to other load on the machine: the daemon's CPU time per pair against Ed25519 signs per CPU second.
+      daemonCpuUsPerPair: daemonCpu === undefined || r.ok === 0 ? null : Math.round((daemonCpu * 1e6) / r.ok),
+      daemonCores: daemonCpu === undefined ? null : Number((daemonCpu / r.seconds).toFixed(2)),
+      ed25519SignsPerCpuSecond: Math.round(ed.cpu),
+      cpuRatio: daemonCpu === undefined || daemonCpu === 0 ? null : Number((r.ok / daemonCpu / ed.cpu).toFixed(4)),
       goalRatio: GOAL_RATIO,
       goalMet: ratio >= GOAL_RATIO,
     };
@@ -255,6 +292,11 @@ async function main(): Promise<void> {
         `raw Ed25519 sign (node:crypto, 1 thread, 300 B): ${result.ed25519SignsPerSecond} signs/s`,
         `ratio: ${result.ratio.toFixed(3)}`,
         `latency: p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms`,
+        ...(result.daemonCpuUsPerPair === null
+          ? []
+          : [
+              `daemon CPU: ${result.daemonCpuUsPerPair} µs per pair (${result.daemonCores} cores busy); Ed25519: ${result.ed25519SignsPerCpuSecond} signs per CPU second; CPU ratio: ${result.cpuRatio?.toFixed(3)}`,
+            ]),
         ...(r.keysReused > 0 ? [`note: ${r.keysReused} requests reused a client key (raise --max-keys)`] : []),
         ...(r.firstError ? [`first error: ${r.firstError}`] : []),
         `goal: ratio >= ${GOAL_RATIO} (${result.goalMet ? "met" : "not met"})`,
@@ -263,6 +305,7 @@ async function main(): Promise<void> {
     }
     if (r.errors > 0) process.exitCode = 1;
   } finally {
+    log("stopping");
     for (const c of clients) c.close();
     if (daemon) {
       await daemon.stop();

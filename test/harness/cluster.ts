@@ -6,6 +6,7 @@ import { join, resolve } from "node:path";
 
 export const ROOT = resolve(import.meta.dirname, "..", "..");
 const BIN = (name: string) => join(ROOT, "bin", `${name}.js`);
+export const BIN_PATH = BIN;
 
 export async function freePort(): Promise<number> {
   return new Promise((res, rej) => {
@@ -144,4 +145,56 @@ function canConnect(port: number): Promise<boolean> {
 
 export function cleanup(...dirs: string[]): void {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
+}
+
+export interface Agent {
+  dataDir: string;
+  child: ChildProcess;
+  stderr(): string;
+  stop(): Promise<number | null>;
+  kill9(): Promise<void>;
+}
+
+/** Starts `jumpgate start --roles=node` that joins through the proxy and waits for its reverse tunnel. */
+export async function startAgent(o: { proxyAddr: string; token?: string; dataDir?: string; config?: string; extraArgs?: string[] }): Promise<Agent> {
+  const dataDir = o.dataDir ?? tempDir("agent");
+  const args = [
+    BIN("jumpgate"),
+    "start",
+    "--roles=node",
+    "--data-dir",
+    dataDir,
+    "--proxy",
+    o.proxyAddr,
+    "--insecure",
+    ...(o.token ? ["--token", o.token] : []),
+    ...(o.config ? ["--config", o.config] : []),
+    ...(o.extraArgs ?? []),
+  ];
+  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "ignore", "pipe"] });
+  let err = "";
+  child.stderr?.on("data", (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+  const deadline = Date.now() + 60_000;
+  while (!/reverse tunnel: connected|SSH service is listening/.test(err)) {
+    if (child.exitCode !== null) throw new Error(`agent exited early (${child.exitCode}):\n${err}`);
+    if (Date.now() > deadline) {
+      child.kill("SIGKILL");
+      throw new Error(`agent did not connect in time:\n${err}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    dataDir,
+    child,
+    stderr: () => err,
+    stop: async () => {
+      if (child.exitCode === null) child.kill("SIGTERM");
+      return exited;
+    },
+    kill9: async () => {
+      if (child.exitCode === null) child.kill("SIGKILL");
+      await exited;
+    },
+  };
 }

@@ -7,7 +7,9 @@ import { connectProxy, currentProfile, keyPaths, loadCredentials, openRoute, typ
 function jshCommand(p: Profile): string {
   const script = resolve(process.argv[1] ?? "jsh");
   const q = (s: string) => `"${s.replace(/(["\\$`])/g, "\\$1")}"`;
-  return `${q(process.execPath)} ${q(script)} --proxy=${p.proxy}${p.insecure ? " --insecure" : ""} proxy ssh %r@%h:%p`;
+  // OpenSSH runs this with `exec` in a shell, so a custom profile home travels through env(1).
+  const home = process.env.JSH_HOME ? `env JSH_HOME=${q(resolve(process.env.JSH_HOME))} ` : "";
+  return `${home}${q(process.execPath)} ${q(script)} --proxy=${p.proxy}${p.insecure ? " --insecure" : ""} proxy ssh %r@%h:%p`;
 }
 
 /** The ssh_config block that sends `ssh HOST.CLUSTER` through the proxy with the jsh certificate. */

@@ -24,8 +24,8 @@ export interface ServiceDeps {
   recorders?: RecorderFactory;
   clock: Clock;
   log: Logger;
-  /** Called when a session starts and ends, for `activeSessions()`. */
-  track(s: SessionChannel, active: boolean): void;
+  /** Called when a session's program starts, for `activeSessions()` and `close()` (the session's onDone ends it). */
+  track(s: SessionChannel): void;
 }
 
 export interface ConnIdentity {

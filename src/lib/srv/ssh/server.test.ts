@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
+import net from "node:net";
 import { join } from "node:path";
 import { Duplex } from "node:stream";
 import { after, before, test } from "node:test";
@@ -14,7 +15,7 @@ let kit: Kit;
 const ssh = (id: string[], login: string, ...rest: string[]) => [...kit.sshOpts(), ...id, "-p", String(kit.port), ...rest, `${login}@127.0.0.1`];
 
 before(async () => {
-  kit = await startKit();
+  kit = await startKit({ authTimeoutMs: 1500 });
 });
 after(() => kit.close());
 
@@ -168,4 +169,53 @@ test("handleConnection serves SSH over any stream (the reverse-tunnel path); ssh
   assert.equal(out, "via-stream root");
   const start = kit.events.find((e) => e.event === "session.start" && e.user === "ivy");
   assert.equal(start?.addr_remote, "203.0.113.9:5555");
+});
+
+test("a connection that does not authenticate in time is closed; an authenticated one is not", async () => {
+  const t0 = Date.now();
+  const closed = await new Promise<number>((resolve) => {
+    const s = net.connect(kit.port, "127.0.0.1");
+    s.on("data", () => undefined); // reads the server's ident, sends nothing
+    s.on("error", () => undefined);
+    s.on("close", () => resolve(Date.now() - t0));
+  });
+  assert.ok(closed >= 1400 && closed < 5000, `closed after ${closed} ms`);
+  const r = await run("ssh", [...ssh(kit.identity("alice", ["root"]), "root"), "sleep 2; echo still-here"]);
+  assert.equal(r.stdout, "still-here\n", r.stderr);
+});
+
+test("a signal request reaches the program; exit-signal comes back", async () => {
+  const key = generateEd25519();
+  const cert = signUserCertificate({
+    publicKey: key.publicKey,
+    caKey: kit.userCa.privateKey,
+    keyId: "sig",
+    principals: ["root"],
+    ttlMs: 600_000,
+    clock: new FakeClock(new Date()),
+    permitPty: true,
+    permitPortForwarding: false,
+    permitAgentForwarding: false,
+    permitX11Forwarding: false,
+    roles: [],
+    traits: {},
+  });
+  const exit = await new Promise<unknown[]>((resolve, reject) => {
+    const c = new ssh2.Client();
+    c.on("error", reject);
+    c.on("ready", () =>
+      c.exec("echo started; sleep 10", (err, stream) => {
+        if (err) return reject(err);
+        stream.on("data", () => stream.signal("TERM"));
+        stream.on("exit", (...args: unknown[]) => {
+          c.end();
+          resolve(args);
+        });
+      }),
+    );
+    const auth: ssh2.PublicKeyAuthMethod = { type: "publickey", username: "root", key: certificateKey(key.privateKey, formatCertificateLine(cert)) };
+    c.connect({ host: "127.0.0.1", port: kit.port, username: "root", authHandler: [auth], hostVerifier: () => true });
+  });
+  assert.equal(exit[0], null);
+  assert.equal(exit[1], "SIGTERM"); // ssh2's client names signals with the prefix
 });

@@ -6,7 +6,7 @@
  */
 import { createHash, type KeyObject } from "node:crypto";
 import net from "node:net";
-import type { Duplex } from "node:stream";
+import { Duplex } from "node:stream";
 import type { Logger } from "pino";
 import ssh2, { type AuthContext, type AuthenticationType, type Connection } from "ssh2";
 import type { Clock } from "../../../api/clock.ts";
@@ -44,6 +44,8 @@ const MAX_AUTH_ATTEMPTS = 20;
 /** Per-connection authentication state. */
 interface AuthState {
   remoteAddr: string;
+  /** The login asked for by the latest attempt. */
+  login: string;
   attempts: number;
   certOffered: boolean;
   plainKeyOffered: boolean;
@@ -62,6 +64,7 @@ export class SshService {
   private readonly active = new Map<string, SessionChannel>();
   private readonly running = new Set<Promise<void>>();
   private listener: net.Server | undefined;
+  private authenticated: { has(s: Duplex): boolean; add(s: Duplex): unknown } = new WeakSet<Duplex>();
   private closing = false;
 
   constructor(private readonly o: SshServiceOptions) {
@@ -70,7 +73,6 @@ export class SshService {
     if (!publicKeysEqual(cert.publicKey, o.hostKey)) throw badParameter("the host certificate is not for the host key");
     const log = o.log.child({ component: "ssh" });
     this.lookup = o.lookupLogin ?? ((login) => lookupLogin(login, o.nodeName));
-    const finished = new Map<SessionChannel, () => void>();
     this.deps = {
       hostId: o.hostId,
       nodeName: o.nodeName,
@@ -79,32 +81,36 @@ export class SshService {
       ...(o.recorders ? { recorders: o.recorders } : {}),
       clock: o.clock,
       log,
-      track: (s, active) => {
-        if (active) {
-          this.active.set(s.id, s);
-          const p = new Promise<void>((resolve) => finished.set(s, resolve));
-          this.running.add(p);
-          s.onDone(() => {
-            this.active.delete(s.id);
-            finished.get(s)?.();
-            finished.delete(s);
-            this.running.delete(p);
-          });
-        }
+      track: (s) => {
+        this.active.set(s.id, s);
+        const done = new Promise<void>((resolve) => s.onDone(resolve));
+        this.running.add(done);
+        s.onDone(() => {
+          this.active.delete(s.id);
+          this.running.delete(done);
+        });
       },
     };
-    this.server = new ssh2.Server({ hostKeys: [{ key: certificateKey(o.hostKey, o.hostCertificate) }], ident: "Jumpgate", ...(log.isLevelEnabled("trace") ? { debug: (m: string) => log.trace(m) } : {}) }, (client, info) =>
-      this.onClient(client, info.ip),
-    );
+    const hostKey = certificateKey(o.hostKey, o.hostCertificate);
+    const debug = log.isLevelEnabled("trace") ? { debug: (m: string) => log.trace(m) } : {};
+    this.server = new ssh2.Server({ hostKeys: [{ key: hostKey }], ident: "Jumpgate", ...debug }, (client, info) => this.onClient(client, info.ip));
   }
 
   /** Serves an SSH connection arriving on any stream (e.g. a reverse-tunnel channel from the proxy). */
   handleConnection(stream: Duplex, info: { remoteAddr: string }): void {
     if (this.closing) return void stream.destroy();
-    // ssh2 reads the peer's address from the stream; streams other than sockets carry none.
-    if (!(stream instanceof net.Socket)) Object.defineProperty(stream, "remoteAddress", { value: info.remoteAddr, configurable: true });
+    // ssh2 reads the peer's address from the stream: a tunnel's stream has none, or the proxy's.
+    Object.defineProperty(stream, "remoteAddress", { value: info.remoteAddr, configurable: true });
     this.raw.add(stream);
-    stream.once("close", () => this.raw.delete(stream));
+    // A deadline for the handshake and authentication, counted from the first byte (ssh2 has none).
+    const deadline = setTimeout(() => {
+      if (!this.authenticated.has(stream)) stream.destroy();
+    }, this.o.authTimeoutMs ?? 30_000);
+    deadline.unref();
+    stream.once("close", () => {
+      clearTimeout(deadline);
+      this.raw.delete(stream);
+    });
     this.server.injectSocket(stream as net.Socket);
   }
 
@@ -141,10 +147,19 @@ export class SshService {
     await stopped;
   }
 
+  /** Exempts the connection's stream from the authentication deadline. */
+  private markAuthenticated(conn: Connection): void {
+    // ssh2 keeps the stream as `_sock`; should that ever change, the deadline is turned off rather than cutting sessions.
+    const sock: unknown = (conn as unknown as { _sock?: unknown })._sock;
+    if (sock instanceof Duplex) this.authenticated.add(sock);
+    else this.authenticated = { has: () => true, add: () => undefined };
+  }
+
   private onClient(conn: Connection, ip: string | undefined): void {
     const client = patched(conn);
     const st: AuthState = {
       remoteAddr: ip ?? "",
+      login: "",
       attempts: 0,
       certOffered: false,
       plainKeyOffered: false,
@@ -153,8 +168,6 @@ export class SshService {
       decisions: new Map(),
       ok: undefined,
     };
-    const deadline = setTimeout(() => client.end(), this.o.authTimeoutMs ?? 30_000);
-    deadline.unref();
     client.on("error", (e: Error) => this.deps.log.debug({ err: e.message, addr: st.remoteAddr }, "SSH connection error"));
     client.on("authentication", (ctx) => {
       this.authenticate(client, ctx, st).catch((e: unknown) => {
@@ -163,17 +176,16 @@ export class SshService {
       });
     });
     client.on("ready", () => {
-      clearTimeout(deadline);
+      this.markAuthenticated(conn);
       if (!st.ok || this.closing) return void client.end();
       const c = new SshConnection(client, st.ok, this.deps);
       this.conns.add(c);
       client.once("close", () => this.conns.delete(c));
     });
     client.on("close", () => {
-      clearTimeout(deadline);
       // A client that only offered plain keys and left without trying keyboard-interactive.
       if (!client.authenticated && !st.certOffered && st.plainKeyOffered && !st.explained) {
-        this.auditRefusal(st, "", "", NO_CERTIFICATE);
+        this.auditRefusal(st, "", st.login, NO_CERTIFICATE);
       }
     });
   }
@@ -204,6 +216,7 @@ export class SshService {
   }
 
   private async authenticate(client: PatchedConnection, ctx: AuthContext, st: AuthState): Promise<void> {
+    st.login = ctx.username;
     if (++st.attempts > MAX_AUTH_ATTEMPTS) {
       ctx.reject([]);
       client.end();

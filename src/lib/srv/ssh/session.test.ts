@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import * as nodePty from "node-pty";
-import { type Kit, ensureUser, run, startKit, waitFor } from "./ssh.test-helpers.ts";
+import { FULL_POLICY, type Kit, ensureUser, run, start, startKit, waitFor } from "./ssh.test-helpers.ts";
 
 let kit: Kit;
 let root: string[];
@@ -146,4 +147,24 @@ test("activeSessions lists a running session", async () => {
   assert.equal(s.login, "root");
   await p;
   await waitFor(() => (kit.service.activeSessions().length === 0 ? true : undefined), 5000, "no sessions");
+});
+
+test("a client that goes away mid-output: the program is hung up and nothing is left running", async () => {
+  const marker = `jgmark${process.pid}x${Date.now()}`;
+  const s = start("ssh", [...ssh(root, "root"), `exec -a ${marker} yes`]);
+  await waitFor(() => (spawnSync("pgrep", ["-f", marker]).status === 0 ? true : undefined), 5000, "the program to run");
+  s.proc.kill("SIGKILL");
+  await waitFor(() => (spawnSync("pgrep", ["-f", marker]).status === 1 ? true : undefined), 5000, "the program to be gone");
+  const again = await run("ssh", [...ssh(root, "root"), "echo alive"]);
+  assert.equal(again.stdout, "alive\n");
+});
+
+test("a PTY is refused when the policy forbids it", async () => {
+  kit.authorizer.policies.set("nopty", { ...FULL_POLICY, permitPty: false });
+  const r = await run("ssh", [...ssh(kit.identity("nopty", ["root"]), "root", "-tt"), "tty"]);
+  // With -tt OpenSSH gives up when the PTY is refused.
+  assert.match(r.stderr, /PTY allocation request failed/);
+  assert.ok(!kit.events.some((e) => e.event === "session.start" && e.user === "nopty" && e.session_type === "interactive"));
+  const plain = await run("ssh", [...ssh(kit.identity("nopty", ["root"]), "root"), "tty; true"]);
+  assert.equal(plain.stdout, "not a tty\n");
 });

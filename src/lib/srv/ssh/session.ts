@@ -8,7 +8,7 @@ import { randomUUID } from "node:crypto";
 import type { IPty } from "node-pty";
 import type { ServerChannel, Session } from "ssh2";
 import type { ConnContext } from "./connection.ts";
-import { sessionFailure } from "./errors.ts";
+import { hostOfAddr, sessionFailure } from "./errors.ts";
 import { baseEnv } from "./oslogin.ts";
 import { type ExitInfo, clientSignal, finishChannel, pipeChild, pipePty, spawnPiped, spawnPty } from "./spawn.ts";
 import { parseScpCommand, runSftp } from "./subsystems.ts";
@@ -49,6 +49,7 @@ export class SessionChannel {
   private ready: Promise<void> = Promise.resolve();
   private started = false;
   private running = false;
+  private hungUp = false;
   private done = false;
   private readonly doneListeners: (() => void)[] = [];
 
@@ -131,6 +132,7 @@ export class SessionChannel {
 
   /** The client closed the session or the connection went away: hang up the program. */
   terminate(): void {
+    this.hungUp = true;
     if (this.running) this.kill("SIGHUP", true);
     if (!this.started) this.finish();
   }
@@ -162,6 +164,10 @@ export class SessionChannel {
       return;
     }
     this.channel = channel;
+    // A write racing the client's close must not become an unhandled 'error'.
+    const ignore = (e: Error) => this.c.log.debug({ err: e.message }, "session channel error");
+    channel.on("error", ignore);
+    channel.stderr.on("error", ignore);
     void this.ready
       .then(() => this.run(kind, channel, command))
       .catch((e: unknown) => this.c.log.error({ err: e instanceof Error ? e.stack : String(e) }, "session failed"))
@@ -178,19 +184,21 @@ export class SessionChannel {
     const env: Record<string, string> = { ...this.env, ...baseEnv(this.c.os) };
     env.JUMPGATE_SESSION_ID = this.id;
     env.JUMPGATE_USER = this.c.user;
-    const host = this.c.remoteAddr;
-    env.SSH_CLIENT = `${host} 0 0`;
-    env.SSH_CONNECTION = `${host} 0 127.0.0.1 0`;
+    const host = hostOfAddr(this.c.remoteAddr);
+    const port = /:(\d+)$/.exec(this.c.remoteAddr.slice(host.length))?.[1] ?? "0";
+    env.SSH_CLIENT = `${host} ${port} 0`;
+    env.SSH_CONNECTION = `${host} ${port} ${this.c.deps.nodeName} 0`;
     if (this.ptyReq) env.TERM = this.ptyReq.term;
     return env;
   }
 
   private async run(kind: Kind, channel: ServerChannel, command: string): Promise<void> {
+    if (this.hungUp) return; // closed while waiting for the agent socket
     const c = this.c;
     const env = this.sessionEnv();
     const touch = () => c.touch();
     this.running = true;
-    c.deps.track(this, true);
+    c.deps.track(this);
     try {
       if (kind === "sftp") {
         c.audit("subsystem", { sid: this.id, name: "sftp" });
@@ -206,7 +214,6 @@ export class SessionChannel {
       await this.runProgram(kind, channel, env, command);
     } finally {
       this.running = false;
-      c.deps.track(this, false);
     }
   }
 

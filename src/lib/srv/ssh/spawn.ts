@@ -123,7 +123,7 @@ export function pipePty(p: nodePty.IPty, channel: ServerChannel, c: Counters): P
     const d = Buffer.isBuffer(data) ? data : Buffer.from(data);
     c.touch();
     c.onOut?.(d.length, d);
-    if (!channel.write(d)) p.pause();
+    if (channel.writable && !channel.write(d)) p.pause();
   });
   return new Promise((resolve) => {
     p.onExit(({ exitCode, signal }) => resolve({ code: exitCode, signal: signalName(signal) }));

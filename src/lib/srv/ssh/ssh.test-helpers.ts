@@ -80,7 +80,7 @@ export interface Kit {
   close(): Promise<void>;
 }
 
-export async function startKit(): Promise<Kit> {
+export async function startKit(o: { authTimeoutMs?: number } = {}): Promise<Kit> {
   const dir = mkdtempSync(join(tmpdir(), "jg-srv-ssh-"));
   const userCa = generateEd25519();
   const hostCa = generateEd25519();
@@ -121,6 +121,7 @@ export async function startKit(): Promise<Kit> {
     },
     clock: systemClock,
     log: pino({ level: process.env.JUMPGATE_TEST_LOG ?? "silent" }),
+    ...(o.authTimeoutMs ? { authTimeoutMs: o.authTimeoutMs } : {}),
   });
   const port = await service.listen("127.0.0.1", 0);
   let n = 0;
