@@ -229,6 +229,7 @@ async function main(): Promise<void> {
     if (prof) mkdirSync(prof, { recursive: true });
     const preload = pathToFileURL(join(import.meta.dirname, "cpu-prof.mjs")).href;
     daemon = await startDaemon(prof ? { env: { NODE_OPTIONS: `--import=${preload}`, BENCH_CPU_PROF_DIR: prof } } : {});
+    log(`daemon pid ${daemon.child.pid}, Auth API at ${daemon.authAddr}`);
     const idPath = join(daemon.dataDir, "admin", "identity");
     await waitForFile(idPath, 30_000);
     const id = parseIdentityFile(readFileSync(idPath, "utf8"), idPath);

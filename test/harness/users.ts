@@ -13,7 +13,13 @@ export interface LoggedIn {
 }
 
 /** Creates a user with jctl, completes the invite through the web API, and logs in with jsh. */
-export async function userLoggedIn(d: Daemon, name: string, roles: string, logins: string): Promise<LoggedIn> {
+export async function userLoggedIn(
+  d: Daemon,
+  name: string,
+  roles: string,
+  logins: string,
+  o: { ttl?: string } = {},
+): Promise<LoggedIn> {
   const add = await run("jctl", ["--data-dir", d.dataDir, "users", "add", name, `--roles=${roles}`, `--logins=${logins}`]);
   if (add.code !== 0) throw new Error(`jctl users add: ${add.stderr}`);
   const token = /\/web\/invite\/([0-9a-f]+)/.exec(add.stdout)?.[1] ?? "";
@@ -28,7 +34,14 @@ export async function userLoggedIn(d: Daemon, name: string, roles: string, login
   const env = { JSH_HOME: home };
   const login = await run(
     "jsh",
-    ["login", `--proxy=${d.proxyAddr}`, `--user=${name}`, "--insecure", `--otp=${totpCode(secret, new Date(Date.now() + 30_000))}`],
+    [
+      "login",
+      `--proxy=${d.proxyAddr}`,
+      `--user=${name}`,
+      "--insecure",
+      `--otp=${totpCode(secret, new Date(Date.now() + 30_000))}`,
+      ...(o.ttl ? [`--ttl=${o.ttl}`] : []),
+    ],
     { env: { ...env, JSH_PASSWORD: TEST_PASSWORD } },
   );
   if (login.code !== 0) throw new Error(`jsh login: ${login.stderr}`);

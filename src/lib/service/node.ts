@@ -127,6 +127,7 @@ export async function startNodeService(o: NodeServiceOptions): Promise<RunningNo
       },
       labels,
       userCaKeys: () => userCaKeys,
+      nodeName: o.nodeName,
       clock: o.clock,
     });
 

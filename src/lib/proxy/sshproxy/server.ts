@@ -7,6 +7,7 @@ import { isJumpgateError } from "../../../api/errors.ts";
 import { readUserCertExtensions, type SshCertificate } from "../../crypto/index.ts";
 import type { AuditEventInput } from "../../events/index.ts";
 import { type RateLimitedLogger, rateLimitedLogger } from "../../observability/index.ts";
+import { patched } from "../../ssh/index.ts";
 import { relay } from "../relay.ts";
 import { acceptSsh, checkCertificateLogin, hostOf, ssh2HostKey } from "../sshconn.ts";
 import type { NodeDialer, ResolvedNode } from "./dialer.ts";
@@ -111,6 +112,8 @@ export class ProxySshServer {
         this.emitAudit({ event: "auth", success: false, user: name, error: refusal, method: "publickey", login: ctx.username, "addr.remote": remoteAddr });
       }
       if (++failures >= MAX_AUTH_FAILURES) return conn.end();
+      // OpenSSH prints banners: the user sees why, in one line, before "Permission denied".
+      if (ctx.key.algo.endsWith("-cert-v01@openssh.com")) patched(conn).authBanner(`jumpgate: access denied: ${refusal}\n`);
       ctx.reject(["publickey"]);
     });
     conn.on("request", (_accept, reject) => reject?.());
