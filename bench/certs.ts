@@ -259,7 +259,9 @@ async function main(): Promise<void> {
     log(`issuing for ${o.durationS} s with ${o.clients} clients x ${o.concurrency} concurrent requests`);
     if (o.cpuProfDir) daemon.child.kill("SIGUSR2");
     const daemonCpu0 = cpuSeconds(daemon.child.pid);
+    const clientCpu0 = process.cpuUsage();
     const r = await issue(clients, o.concurrency, keys, o.durationS);
+    const clientCpu1 = process.cpuUsage(clientCpu0);
     const daemonCpu1 = cpuSeconds(daemon.child.pid);
     const daemonCpu = daemonCpu0 === undefined || daemonCpu1 === undefined ? undefined : daemonCpu1 - daemonCpu0;
     if (o.cpuProfDir) await daemon.stop();
@@ -280,6 +282,7 @@ async function main(): Promise<void> {
       // Less sensitive to other load on the machine: the daemon's CPU time per pair against Ed25519 signs per CPU second.
       daemonCpuUsPerPair: daemonCpu === undefined || r.ok === 0 ? null : Math.round((daemonCpu * 1e6) / r.ok),
       daemonCores: daemonCpu === undefined ? null : Number((daemonCpu / r.seconds).toFixed(2)),
+      clientCpuUsPerPair: r.ok === 0 ? null : Math.round((clientCpu1.user + clientCpu1.system) / r.ok),
       ed25519SignsPerCpuSecond: Math.round(ed.cpu),
       cpuRatio: daemonCpu === undefined || daemonCpu === 0 ? null : Number((r.ok / daemonCpu / ed.cpu).toFixed(4)),
       goalRatio: GOAL_RATIO,
@@ -296,7 +299,7 @@ async function main(): Promise<void> {
         ...(result.daemonCpuUsPerPair === null
           ? []
           : [
-              `daemon CPU: ${result.daemonCpuUsPerPair} µs per pair (${result.daemonCores} cores busy); Ed25519: ${result.ed25519SignsPerCpuSecond} signs per CPU second; CPU ratio: ${result.cpuRatio?.toFixed(3)}`,
+              `daemon CPU: ${result.daemonCpuUsPerPair} µs per pair (${result.daemonCores} cores busy), bench clients: ${result.clientCpuUsPerPair} µs per pair; Ed25519: ${result.ed25519SignsPerCpuSecond} signs per CPU second; CPU ratio: ${result.cpuRatio?.toFixed(3)}`,
             ]),
         ...(r.keysReused > 0 ? [`note: ${r.keysReused} requests reused a client key (raise --max-keys)`] : []),
         ...(r.firstError ? [`first error: ${r.firstError}`] : []),
