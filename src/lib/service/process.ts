@@ -10,8 +10,7 @@ import { type ProxyService, startProxy } from "../proxy/index.ts";
 import type { CommandLabelSpec } from "../srv/agent/index.ts";
 import { type AuthPart, localHostIdentity, startAuthPart } from "./auth-part.ts";
 import { hostUuid } from "./identity.ts";
-import { joinThroughProxy } from "./join.ts";
-import { startNodeService } from "./node.ts";
+import { startNodePart } from "./node-part.ts";
 import { startProxySsh } from "./proxy-part.ts";
 import { proxyKeyPair } from "./proxy-tls.ts";
 import { renewingAuthClient } from "./renewing.ts";
@@ -136,47 +135,29 @@ export async function startProcess(opts: ProcessOptions): Promise<RunningProcess
     let clusterName = auth?.server.clusterName ?? opts.clusterName;
     if (opts.node) {
       const n = opts.node;
-      const common = { dataDir: opts.dataDir, hostId, nodeName: opts.nodeName, labels: n.labels, commands: n.commands, clock: systemClock, log };
-      if (auth) {
-        // Same process: certificates from the local Auth, the tunnel to our own proxy on loopback.
-        const { identity } = await localHostIdentity(auth.server, hostId, opts.nodeName, "node", []);
-        const proxyLocal = proxy && opts.proxy ? `${loopback(opts.proxy.listen.host)}:${proxy.port}` : undefined;
-        const node = await startNodeService({
-          ...common,
-          clusterName,
-          identity,
-          auth: { addr: `${auth.localAddr.host}:${auth.localAddr.port}` },
-          ...(proxyLocal && !n.listen ? { proxyAddr: proxyLocal } : {}),
-          proxyInsecure: false,
-          ...(proxyCert ? { proxyCas: [proxyCert] } : {}),
-          ...(n.listen ? { listen: n.listen } : {}),
-        });
-        closers.push(() => node.close());
-      } else {
-        if (!opts.join) throw badParameter("a node without a local Auth Service needs --proxy HOST:PORT and --token TOKEN");
-        const j = opts.join;
-        const joined = await joinThroughProxy({
-          path: join(opts.dataDir, "node", "identity"),
-          proxyAddr: j.proxyAddr,
-          insecure: j.insecure,
-          token: j.token,
-          hostId,
-          nodeName: opts.nodeName,
-          role: "node",
-          dnsNames: [],
-          log,
-        });
-        clusterName = joined.clusterName;
-        const node = await startNodeService({
-          ...common,
-          clusterName,
-          identity: joined.identity,
-          auth: { addr: j.proxyAddr, viaProxy: { insecure: j.insecure } },
-          ...(n.listen ? { listen: n.listen } : { proxyAddr: j.proxyAddr }),
-          proxyInsecure: j.insecure,
-        });
-        closers.push(() => node.close());
-      }
+      const proxyLocal = proxy && opts.proxy ? `${loopback(opts.proxy.listen.host)}:${proxy.port}` : undefined;
+      const part = await startNodePart({
+        dataDir: opts.dataDir,
+        hostId,
+        nodeName: opts.nodeName,
+        labels: n.labels,
+        commands: n.commands,
+        ...(n.listen ? { listen: n.listen } : {}),
+        log,
+        ...(auth
+          ? {
+              local: {
+                server: auth.server,
+                authAddr: `${auth.localAddr.host}:${auth.localAddr.port}`,
+                ...(proxyLocal ? { proxyAddr: proxyLocal } : {}),
+                ...(proxyCert ? { proxyCert } : {}),
+              },
+            }
+          : {}),
+        ...(opts.join ? { join: opts.join } : {}),
+      });
+      clusterName = part.clusterName;
+      closers.push(() => part.close());
       log.info({ hostId, nodeName: opts.nodeName }, "SSH service is running");
     }
 
