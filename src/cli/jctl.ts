@@ -3,7 +3,7 @@ import { VERSION } from "../api/constants.ts";
 import { loadConfig } from "../lib/config/index.ts";
 import { type AdminConnection, connectAdmin, parseFormat } from "../lib/client/index.ts";
 import { authExport, authSign } from "./jctl/auth.ts";
-import { auditEvents, statusText, tokensAdd, tokensLs } from "./jctl/misc.ts";
+import { auditEvents, lockCreate, statusText, tokensAdd, tokensLs } from "./jctl/misc.ts";
 import { createFromFile, getResources, removeResource } from "./jctl/resources.ts";
 import { usersAdd, usersLs, usersReset, usersUpdate } from "./jctl/users.ts";
 import { main } from "./run.ts";
@@ -105,6 +105,18 @@ authCmd
   .option("--ttl <duration>", "certificate lifetime")
   .requiredOption("-o, --out <path>", "where to write")
   .action(async (o) => print(await authSign(await auth(), o)));
+
+program
+  .command("lock")
+  .description("lock a user, a role or a node at once, whatever certificates exist")
+  .option("--user <name>", "lock this user")
+  .option("--role <name>", "lock everyone holding this role")
+  .option("--node <hostId>", "lock this node (its host UUID)")
+  .option("--message <text>", "shown to whoever is refused")
+  .option("--ttl <duration>", "lift the lock after this long")
+  .action(async (o: { user?: string; role?: string; node?: string; message?: string; ttl?: string }) => {
+    print(await lockCreate(await auth(), o));
+  });
 
 program
   .command("audit")

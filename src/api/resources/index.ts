@@ -12,6 +12,7 @@ export {
 } from "./cluster.ts";
 export { durationProblem, formatDuration, parseDuration, tryParseDuration } from "./duration.ts";
 export type { DocumentLocation, Path } from "./issues.ts";
+export { findLock, type Lock, type LockInput, lockMessage, lockSchema } from "./lock.ts";
 export { type Node, type NodeInput, nodeLabels, nodeSchema } from "./node.ts";
 export { parseResource, parseResourceOf, RESOURCE_KINDS, type Resource, type ResourceKind, type ResourceOfKind } from "./parse.ts";
 export {
@@ -37,6 +38,21 @@ export {
   roleSchema,
 } from "./role.ts";
 export type { Metadata } from "./schema.ts";
+export {
+  SESSION_KINDS,
+  SESSION_STATES,
+  SESSION_TRACKER_REFRESH_MS,
+  SESSION_TRACKER_TERMINATED_TTL_MS,
+  SESSION_TRACKER_TTL_MS,
+  type SessionJoinMode,
+  type SessionParticipant,
+  type SessionState,
+  type SessionTracker,
+  type SessionTrackerInput,
+  type SessionTrackerSpec,
+  sessionTrackerResource,
+  sessionTrackerSchema,
+} from "./session-tracker.ts";
 export { TOKEN_ROLES, type Token, type TokenInput, type TokenRole, tokenSchema } from "./token.ts";
 export { type Traits, type User, type UserInput, userSchema } from "./user.ts";
 export { MAX_YAML_LENGTH, parseYamlDocuments, toCanonicalJson, toYaml } from "./yaml.ts";

@@ -13,13 +13,15 @@ import {
   clusterNameSchema,
 } from "./cluster.ts";
 import { type DocumentLocation, defaultErrorMap, describeDocument, formatProblems, problemsOf } from "./issues.ts";
+import { type Lock, lockSchema } from "./lock.ts";
 import { type Node, nodeSchema } from "./node.ts";
 import { ROLE_VERSIONS, type Role, roleSchema } from "./role.ts";
 import { describeValue } from "./schema.ts";
+import { type SessionTracker, sessionTrackerSchema } from "./session-tracker.ts";
 import { type Token, tokenSchema } from "./token.ts";
 import { type User, userSchema } from "./user.ts";
 
-export type Resource = User | Role | Token | CertAuthority | ClusterName | ClusterAuthPreference | Node;
+export type Resource = User | Role | Token | CertAuthority | ClusterName | ClusterAuthPreference | Node | Lock | SessionTracker;
 export type ResourceKind = Resource["kind"];
 export type ResourceOfKind<K extends ResourceKind> = Extract<Resource, { kind: K }>;
 
@@ -32,8 +34,10 @@ const KINDS: Readonly<Record<ResourceKind, KindEntry>> = {
   cert_authority: { versions: ["v2"], schema: certAuthoritySchema },
   cluster_auth_preference: { versions: ["v2"], schema: clusterAuthPreferenceSchema },
   cluster_name: { versions: ["v2"], schema: clusterNameSchema },
+  lock: { versions: ["v2"], schema: lockSchema },
   node: { versions: ["v2"], schema: nodeSchema },
   role: { versions: ROLE_VERSIONS, schema: roleSchema },
+  session_tracker: { versions: ["v1"], schema: sessionTrackerSchema },
   token: { versions: ["v2"], schema: tokenSchema },
   user: { versions: ["v2"], schema: userSchema },
 };

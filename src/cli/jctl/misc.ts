@@ -1,5 +1,6 @@
 import type { AuthClient } from "../../api/authclient.ts";
-import { storedFromProto } from "../../api/convert.ts";
+import { randomUUID } from "node:crypto";
+import { storedFromProto, toProto } from "../../api/convert.ts";
 import { badParameter } from "../../api/errors.ts";
 import { parseDuration } from "../../api/resources/index.ts";
 import { type Format, formatDate, render, table } from "../../lib/client/index.ts";
@@ -81,4 +82,28 @@ export async function auditEvents(auth: AuthClient, o: { since?: string; type?: 
       }),
     ),
   );
+}
+
+export async function lockCreate(
+  auth: AuthClient,
+  o: { user?: string; role?: string; node?: string; message?: string; ttl?: string },
+): Promise<string> {
+  const target = { ...(o.user ? { user: o.user } : {}), ...(o.role ? { role: o.role } : {}), ...(o.node ? { node: o.node } : {}) };
+  if (Object.keys(target).length !== 1) throw badParameter("lock exactly one of --user, --role or --node");
+  const now = new Date();
+  const name = randomUUID();
+  await auth.upsertResource({
+    resource: toProto({
+      kind: "lock",
+      version: "v2",
+      metadata: { name },
+      spec: {
+        target,
+        ...(o.message ? { message: o.message } : {}),
+        ...(o.ttl ? { expires: new Date(now.getTime() + parseDuration(o.ttl)).toISOString() } : {}),
+        created_at: now.toISOString(),
+      },
+    }),
+  });
+  return `Created a lock with name "${name}"; remove it with: jctl rm lock/${name}`;
 }

@@ -38,6 +38,8 @@ export interface AuthStores {
   roles: ResourceStore<StoredResource>;
   tokens: ResourceStore<StoredResource>;
   nodes: ResourceStore<StoredResource>;
+  sessionTrackers: ResourceStore<StoredResource>;
+  locks: ResourceStore<StoredResource>;
   cas: ResourceStore<CaResource>;
   clusterConfig: ResourceStore<StoredResource>;
   secrets: RecordStore<UserSecrets>;
@@ -50,6 +52,8 @@ export function makeStores(backend: Backend): AuthStores {
     roles: new ResourceStore(backend, "/roles", "role"),
     tokens: new ResourceStore(backend, "/tokens", "token"),
     nodes: new ResourceStore(backend, "/nodes", "node"),
+    sessionTrackers: new ResourceStore(backend, "/session_trackers", "session"),
+    locks: new ResourceStore(backend, "/locks", "lock"),
     cas: new ResourceStore<CaResource>(backend, "/authorities", "certificate authority"),
     clusterConfig: new ResourceStore(backend, "/cluster_configuration", "cluster configuration"),
     secrets: new RecordStore<UserSecrets>(backend, "/user_secrets"),
@@ -68,6 +72,10 @@ export function storeForKind(stores: AuthStores, kind: string): ResourceStore<St
       return stores.tokens;
     case "node":
       return stores.nodes;
+    case "session_tracker":
+      return stores.sessionTrackers;
+    case "lock":
+      return stores.locks;
     default:
       return undefined;
   }

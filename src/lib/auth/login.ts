@@ -1,6 +1,8 @@
 import { accessDenied, isJumpgateError } from "../../api/errors.ts";
 import { type IssuedCerts, issueUserCerts, type PublicKeys } from "./certs.ts";
 import type { AuthContext } from "./context.ts";
+import { lockMessage } from "../../api/resources/index.ts";
+import { activeLock } from "./locks.ts";
 import { isLocked, recordFailure, recordSuccess } from "./lockout.ts";
 import { dummyHash, verifyPassword } from "./password.ts";
 import type { UserSecrets } from "./secrets.ts";
@@ -45,6 +47,8 @@ export async function authenticateUser(ctx: AuthContext, req: LoginRequest): Pro
   }
   const secrets = rec.value;
   const now = ctx.clock.now().getTime();
+  const lock = await activeLock(ctx, { user: req.user, roles: (user as UserResource).spec.roles });
+  if (lock) return fail("user is locked", lockMessage(lock));
   if (isLocked(secrets.login, now)) {
     const until = new Date(secrets.login.lockedUntil ?? now).toISOString();
     return fail(

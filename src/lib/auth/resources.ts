@@ -5,8 +5,8 @@ import { type AuthContext, storeForKind } from "./context.ts";
 import { validateResource } from "./validate.ts";
 
 /** Kinds the generic resource API reads, and which of them it writes. */
-export const READABLE_KINDS = ["user", "role", "token", "node", "cert_authority", "cluster_name", "cluster_auth_preference"];
-const WRITABLE_KINDS = ["user", "role", "token", "node", "cluster_auth_preference"];
+export const READABLE_KINDS = ["user", "role", "token", "node", "lock", "cert_authority", "cluster_name", "cluster_auth_preference", "session_tracker"];
+const WRITABLE_KINDS = ["user", "role", "token", "node", "lock", "cluster_auth_preference", "session_tracker"];
 
 export function normalizeKind(kind: string): string {
   const k = kind.toLowerCase();
@@ -15,9 +15,11 @@ export function normalizeKind(kind: string): string {
     roles: "role",
     tokens: "token",
     nodes: "node",
+    locks: "lock",
     cas: "cert_authority",
     cert_authorities: "cert_authority",
     cap: "cluster_auth_preference",
+    session_trackers: "session_tracker",
   };
   return aliases[k] ?? k;
 }

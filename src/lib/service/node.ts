@@ -5,7 +5,7 @@ import { type AuthClient, createAuthClient } from "../../api/authclient.ts";
 import { toProto, storedFromProto } from "../../api/convert.ts";
 import type { Clock } from "../../api/clock.ts";
 import { VERSION } from "../../api/constants.ts";
-import type { Role } from "../../api/resources/index.ts";
+import { findLock, type Lock, lockMessage, type Role } from "../../api/resources/index.ts";
 import type { Identity } from "../client/index.ts";
 import { parseSshPublicKey } from "../crypto/index.ts";
 import { createSpoolRecorderFactory, RecordingUploader } from "../events/index.ts";
@@ -128,6 +128,11 @@ export async function startNodeService(o: NodeServiceOptions): Promise<RunningNo
       labels,
       userCaKeys: () => userCaKeys,
       nodeName: o.nodeName,
+      lockedBy: async (who) => {
+        const locks = (await auth.listResources({ kind: "lock" })).resources.map((r) => storedFromProto(r) as unknown as Lock);
+        const l = findLock(locks, { ...who, node: o.hostId }, o.clock.now());
+        return l ? lockMessage(l) : undefined;
+      },
       clock: o.clock,
     });
 

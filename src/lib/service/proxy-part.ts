@@ -3,7 +3,7 @@ import type { Logger } from "pino";
 import type { AuthClient } from "../../api/authclient.ts";
 import type { Clock } from "../../api/clock.ts";
 import { storedFromProto } from "../../api/convert.ts";
-import { type Node, nodeLabels, type Role } from "../../api/resources/index.ts";
+import { findLock, type Lock, lockMessage, type Node, nodeLabels, type Role } from "../../api/resources/index.ts";
 import { parseSshPublicKey } from "../crypto/index.ts";
 import { ProxySshServer, type ResolvedNode, TunnelServer, tunnelOrDirectDialer } from "../proxy/index.ts";
 import { AccessChecker } from "../rbac/index.ts";
@@ -102,6 +102,9 @@ export async function startProxySsh(o: {
           // a deleted role grants nothing
         }
       }
+      const locks = (await auth.listResources({ kind: "lock" })).resources.map((r) => storedFromProto(r) as unknown as Lock);
+      const lock = findLock(locks, { user: user.name, roles: spec.roles, node: node.hostId }, o.clock.now());
+      if (lock) return { allowed: false, reason: lockMessage(lock) };
       const checker = new AccessChecker(roles, spec.traits);
       const logins = checker.sshLogins();
       if (logins.some((l) => checker.checkNodeAccess({ labels: node.labels }, l).allowed)) return { allowed: true };

@@ -4,6 +4,7 @@ import type { Identity } from "../../crypto/index.ts";
 import type { AccessChecker } from "../../rbac/index.ts";
 import { checkerFor } from "../certs.ts";
 import type { AuthContext } from "../context.ts";
+import { requireNotLocked } from "../locks.ts";
 import type { UserResource } from "../users.ts";
 import { PeerIdentityCache } from "./identity-cache.ts";
 
@@ -65,10 +66,12 @@ export async function resolveCaller(ctx: AuthContext, peer: Peer): Promise<Calle
   if (id.expires.getTime() <= ctx.clock.now().getTime()) throw accessDenied("certificate has expired; log in again");
   if (id.kind === "host") {
     if (id.systemRoles.includes("admin")) return { kind: "admin", name: `admin@${id.username}`, addr: peer.addr };
+    await requireNotLocked(ctx, { node: id.username });
     return { kind: "host", name: id.username, systemRoles: id.systemRoles, addr: peer.addr, identity: id };
   }
   const user = (await ctx.stores.users.find(id.username)) as UserResource | undefined;
   if (!user) throw accessDenied(`user "${id.username}" no longer exists`);
+  await requireNotLocked(ctx, { user: user.metadata.name, roles: user.spec.roles });
   const checker = await checkerFor(ctx, user);
   return { kind: "user", name: id.username, addr: peer.addr, identity: id, user, checker };
 }

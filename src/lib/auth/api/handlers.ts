@@ -25,6 +25,7 @@ import { fromProto, toJsonObject, toProto } from "../../../api/convert.ts";
 import { toConnectError } from "../../../api/rpc-errors.ts";
 import { peerKey } from "./server.ts";
 import { canReadRecording, emitAgentEvent, uploadRecordingPart } from "./agent-handlers.ts";
+import { guardSessionTrackerWrite, getSessionTracker, listSessionTrackers, SESSION_TRACKER } from "./session-trackers.ts";
 import { watchResources } from "./watch.ts";
 
 /** A node is visible to a user who may log in to it with at least one of his logins. */
@@ -135,11 +136,13 @@ export function authServiceImpl(server: AuthServer): ServiceImpl<typeof AuthServ
     }),
 
     getResource: wrap(async (req, c) => {
+      if (normalizeKind(req.kind) === SESSION_TRACKER) return toProto(await getSessionTracker(ctx, c, req.name));
       requireRule(c, normalizeKind(req.kind), "read");
       return toProto(await getResource(ctx, req.kind, req.name));
     }),
 
     listResources: wrap(async (req, c) => {
+      if (normalizeKind(req.kind) === SESSION_TRACKER) return { resources: (await listSessionTrackers(ctx, c)).map(toProto) };
       if (c.kind === "user" && normalizeKind(req.kind) === "node" && !c.checker.checkRule("node", "list").allowed) {
         // Like Teleport: users see the nodes they could log in to, without a rule on `node`.
         const nodes = (await listResources(ctx, "node")).filter((n) => canSeeNode(c.checker, n));
@@ -153,7 +156,10 @@ export function authServiceImpl(server: AuthServer): ServiceImpl<typeof AuthServ
       const doc = fromProto(req.resource);
       const kind = String(doc.kind ?? "");
       const heartbeat = c.kind === "host" && kind === "node" && c.systemRoles.includes("node");
-      if (heartbeat) {
+      let quiet = heartbeat;
+      if (kind === SESSION_TRACKER) {
+        quiet = await guardSessionTrackerWrite(ctx, c, doc, req.overwrite ? ["update", "create"] : ["create"]);
+      } else if (heartbeat) {
         // Heartbeats: a node writes only its own entry.
         const name = (doc.metadata as { name?: string }).name;
         if (name !== c.name) throw accessDenied(`host ${c.name} may only register itself`);
@@ -162,7 +168,7 @@ export function authServiceImpl(server: AuthServer): ServiceImpl<typeof AuthServ
         if (req.overwrite) requireRule(c, kind, "create");
         await guardGrant(server, c, doc);
       }
-      const saved = await upsertResource(ctx, doc, req.overwrite, callerName(c), heartbeat);
+      const saved = await upsertResource(ctx, doc, req.overwrite, callerName(c), quiet);
       if (saved.kind === "cluster_auth_preference") {
         ctx.config.secondFactor = (saved.spec as { second_factor: typeof ctx.config.secondFactor }).second_factor;
       }

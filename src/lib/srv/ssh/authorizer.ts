@@ -35,10 +35,22 @@ export interface AuthorizeRequest {
 
 export type AuthorizeResult = { allowed: true; policy: SessionPolicy } | { allowed: false; reason: string };
 
+/** A request to join `owner`'s running session of `kind` ("ssh") in `mode` ("observer", "peer"). */
+export interface JoinAuthorizeRequest {
+  user: string;
+  owner: string;
+  kind: string;
+  mode: string;
+}
+
+export type JoinDecision = { allowed: true } | { allowed: false; reason: string };
+
 export interface NodeAuthorizer {
   /** The user CA keys to trust (several during a rotation). */
   trustedUserCaKeys(): KeyObject[];
   authorize(req: AuthorizeRequest): Promise<AuthorizeResult>;
+  /** May the user join the session, by his roles' `join_sessions` and the owner's roles? Absent: nobody may join. */
+  authorizeJoin?(req: JoinAuthorizeRequest): Promise<JoinDecision>;
 }
 
 export interface RbacAuthorizerOptions {
@@ -52,6 +64,8 @@ export interface RbacAuthorizerOptions {
   clock: Clock;
   /** Named in refusals ("login "root" is not allowed on web-1 (...)"); default "this node". */
   nodeName?: string;
+  /** A lock in force on this user, one of his roles or this node: its message; undefined when none. */
+  lockedBy?(who: { user: string; roles: string[] }): Promise<string | undefined>;
 }
 
 /** True when a role turns SSH session recording off (`record_session: {ssh: off}`). */
@@ -75,6 +89,8 @@ export class RbacAuthorizer implements NodeAuthorizer {
     });
     const user = await this.o.getUser(req.user);
     if (!user) return refuse(`user ${JSON.stringify(req.user)} does not exist`);
+    const lock = await this.o.lockedBy?.({ user: req.user, roles: user.roles });
+    if (lock) return refuse(lock);
     const roles = (await Promise.all(user.roles.map((name) => this.o.getRole(name)))).filter((r): r is Role => r !== undefined);
     const checker = new AccessChecker(roles, user.traits);
     const d = checker.checkNodeAccess({ labels: this.o.labels() }, req.login);
@@ -96,5 +112,15 @@ export class RbacAuthorizer implements NodeAuthorizer {
     };
     if (checker.disconnectExpiredCert()) policy.disconnectAt = req.cert.validBefore;
     return { allowed: true, policy };
+  }
+
+  async authorizeJoin(req: JoinAuthorizeRequest): Promise<JoinDecision> {
+    const user = await this.o.getUser(req.user);
+    if (!user) return { allowed: false, reason: `user ${JSON.stringify(req.user)} does not exist` };
+    const roles = (await Promise.all(user.roles.map((name) => this.o.getRole(name)))).filter((r): r is Role => r !== undefined);
+    // Policies match the owner's current roles; an owner who no longer exists has none, so nothing matches.
+    const hostRoles = (await this.o.getUser(req.owner))?.roles ?? [];
+    const d = new AccessChecker(roles, user.traits).canJoinSession({ kind: req.kind, hostRoles }, req.mode);
+    return d.allowed ? { allowed: true } : { allowed: false, reason: d.reason };
   }
 }
