@@ -38,6 +38,7 @@ export const EVENT_CODES = {
   "session.upload": { success: "T2005I", description: "session recording uploaded" },
   "session.recording.access": { success: "T2012I", description: "recording played" },
   subsystem: { success: "T3001I", failure: "T3001E", description: "SSH subsystem requested" },
+  sftp: { success: "TS001I", failure: "TS001E", description: "SFTP session (bytes in and out)" },
   exec: { success: "T3002I", failure: "T3002E", description: "command executed" },
   port: { success: "T3003I", failure: "T3003E", description: "port forwarded" },
   scp: {
@@ -92,6 +93,9 @@ export const EVENT_CODES = {
   "bot.create": { success: "TB001I", description: "bot created" },
   "bot.update": { success: "TB002I", description: "bot updated" },
   "bot.delete": { success: "TB003I", description: "bot deleted" },
+  "node.created": { success: "TN001I", description: "node registered by an administrator" },
+  "node.updated": { success: "TN002I", description: "node updated by an administrator" },
+  "node.deleted": { success: "TN003I", description: "node removed" },
   "lock.created": { success: "TLK00I", description: "lock created" },
   "lock.deleted": { success: "TLK01I", description: "lock deleted" },
   "user.locked": { success: "TLK02W", description: "user locked out after failed login attempts" },
