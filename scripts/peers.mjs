@@ -5,6 +5,9 @@ import { existsSync, readdirSync } from "node:fs";
 
 const need = [
   { bin: "/usr/sbin/sshd", pkg: "openssh-server" },
+  { bin: "/usr/lib/openssh/sftp-server", pkg: "openssh-sftp-server" },
+  { bin: "/usr/bin/setpriv", pkg: "util-linux" },
+  { bin: "/usr/bin/pgrep", pkg: "procps" },
   { bin: "/usr/bin/ssh", pkg: "openssh-client" },
   { bin: "/usr/bin/openssl", pkg: "openssl" },
   { bin: "/usr/bin/psql", pkg: "postgresql-client" },

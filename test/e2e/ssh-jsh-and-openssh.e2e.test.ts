@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import http from "node:http";
@@ -98,20 +99,19 @@ test("unmodified OpenSSH through jsh config: ssh, scp of 50 MB, sftp batch, ssh 
   await new Promise<void>((r) => web.listen(0, "127.0.0.1", () => r()));
   const webPort = (web.address() as AddressInfo).port;
   const local = await freePort();
-  const fwd = run("ssh", ["-F", cfg, "-o", "BatchMode=yes", "-o", "ExitOnForwardFailure=yes", "-N", "-L", `${local}:127.0.0.1:${webPort}`, `root@${host}`], {
-    timeoutMs: 30_000,
+  const fwd = spawn("ssh", ["-F", cfg, "-o", "BatchMode=yes", "-o", "ExitOnForwardFailure=yes", "-N", "-L", `${local}:127.0.0.1:${webPort}`, `root@${host}`], {
+    stdio: "ignore",
   });
   try {
     let body = "";
-    for (let i = 0; i < 50 && body === ""; i++) {
+    for (let i = 0; i < 100 && body === ""; i++) {
       body = await fetch(`http://127.0.0.1:${local}/`).then((r) => r.text()).catch(() => "");
       if (!body) await new Promise((r) => setTimeout(r, 200));
     }
     assert.equal(body, "behind-the-node");
   } finally {
     web.close();
-    await run("pkill", ["-f", `-L ${local}:127.0.0.1:${webPort}`]);
-    await fwd;
+    fwd.kill();
   }
 });
 
