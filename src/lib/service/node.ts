@@ -158,6 +158,8 @@ export async function startNodeService(o: NodeServiceOptions): Promise<RunningNo
       const agent = new ReverseTunnelAgent({
         proxyAddr: o.proxyAddr,
         tls: { insecure: o.proxyInsecure, ...(o.proxyCas ? { cas: o.proxyCas } : {}) },
+        // A small base keeps a restarted proxy's nodes back within seconds; the 30 s cap still spares a long outage.
+        backoff: { baseMs: 100, capMs: 30_000 },
         hostId: o.hostId,
         hostKey: o.identity.sshKey,
         hostCertificate: o.identity.sshCert,
