@@ -2,8 +2,8 @@
  * Helpers for this folder's tests: temp dirs, running OpenSSH/OpenSSL, and a
  * throwaway sshd. Not part of the public surface.
  */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -64,46 +64,8 @@ export function freePort(): Promise<number> {
   });
 }
 
-export interface Sshd {
-  port: number;
-  log: () => string;
-  stop: () => Promise<void>;
-}
-
-/** Starts `/usr/sbin/sshd -D -e` on 127.0.0.1 with the given config lines; resolves once it listens. */
-export async function startSshd(dir: string, configLines: readonly string[]): Promise<Sshd> {
-  mkdirSync("/run/sshd", { recursive: true, mode: 0o755 });
-  const port = await freePort();
-  const config = join(dir, "sshd_config");
-  writeFileSync(config, [...configLines, "ListenAddress 127.0.0.1", "PidFile none", "StrictModes no", "UsePAM no", "LogLevel VERBOSE", ""].join("\n"));
-  const proc: ChildProcess = spawn("/usr/sbin/sshd", ["-D", "-e", "-f", config, "-p", String(port)], { stdio: ["ignore", "ignore", "pipe"] });
-  let log = "";
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`sshd did not start: ${log}`)), 10_000);
-    proc.stderr?.on("data", (d: Buffer) => {
-      log += d.toString();
-      if (log.includes("Server listening on")) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    proc.on("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`sshd exited ${code}: ${log}`));
-    });
-  });
-  proc.removeAllListeners("exit");
-  return {
-    port,
-    log: () => log,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (proc.exitCode !== null) return resolve();
-        proc.on("exit", () => resolve());
-        proc.kill("SIGTERM");
-      }),
-  };
-}
+// One sshd harness for every test: the end-to-end one.
+export { type Sshd, startSshd } from "../../../test/harness/sshd.ts";
 
 /** Asserts `fn` either returns or throws a bad-parameter JumpgateError — anything else is a crash. */
 export function mustNotCrash(fn: () => unknown, input: Buffer | string): void {
