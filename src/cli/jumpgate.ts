@@ -1,7 +1,6 @@
 import { writeFileSync } from "node:fs";
 import { Command } from "commander";
 import { VERSION } from "../api/constants.ts";
-import { badParameter } from "../api/errors.ts";
 import { configureTemplate, type JumpgateConfig, loadConfig, parseHostPort, type StartFlags } from "../lib/config/index.ts";
 import { createLogger, createRegistry, startDiagServer } from "../lib/observability/index.ts";
 import { type ProcessOptions, startProcess } from "../lib/service/index.ts";
