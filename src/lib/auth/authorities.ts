@@ -1,4 +1,4 @@
-import { createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
+import { createPrivateKey, type KeyObject } from "node:crypto";
 import type { Clock } from "../../api/clock.ts";
 import { notFound } from "../../api/errors.ts";
 import {
@@ -104,13 +104,9 @@ export function publicCa(res: CaResource): CaResource {
 
 export function caFingerprints(ca: LoadedCa): { ssh: string[]; tls: string[] } {
   return {
-    ssh: ca.sshPublicKeys.map((k) => sshFingerprint(createPublicKeyFromLine(k))),
+    ssh: ca.sshPublicKeys.map((k) => sshFingerprint(k)),
     tls: ca.tlsCerts.map((c) => certFingerprint(c)),
   };
-}
-
-function createPublicKeyFromLine(line: string): string {
-  return line;
 }
 
 /** Owns the cluster's CAs: creates them on first start and keeps them loaded. */
@@ -149,7 +145,4 @@ export class Authorities {
     return this.store.list();
   }
 
-  publicKeyObject(line: string): KeyObject {
-    return createPublicKey(line);
-  }
 }
