@@ -37,6 +37,8 @@ function files(dir: string): string[] {
 
 function moduleOf(file: string): string | undefined {
   const rel = relative(SRC, file).split("/");
+  // Test helpers outside src (test/harness) are not part of the layers.
+  if (rel[0] === "..") return undefined;
   // Each agent service (lib/srv/ssh, lib/srv/db, ...) is its own folder with its own index.ts.
   if (rel[0] === "lib" && rel[1] === "srv") return rel.length > 3 ? `lib/srv/${rel[2]}` : undefined;
   if (rel[0] === "lib") return rel.length > 2 ? `lib/${rel[1]}` : undefined;

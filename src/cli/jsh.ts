@@ -8,6 +8,7 @@ import { ask, currentProfile, type Format, formatDate, loadCredentials, login, p
 import { listNodes, parseSelector, renderNodes } from "./jsh/nodes.ts";
 import { playRecording, recordingsLs } from "./jsh/recordings.ts";
 import { proxySsh, scp, sshConfig } from "./jsh/openssh.ts";
+import { type JoinMode, jshJoin, listSessions, renderSessions } from "./jsh/sessions.ts";
 import { jshSsh, type SshFlags } from "./jsh/ssh.ts";
 import { main } from "./run.ts";
 
@@ -181,6 +182,29 @@ program
     } finally {
       auth.close();
     }
+  });
+
+const sessions = program.command("sessions").description("active interactive sessions");
+sessions
+  .command("ls")
+  .description("list the active sessions that are yours or that your roles let you join")
+  .action(async () => {
+    const auth = userAuthClient(currentProfile(globals().proxy));
+    try {
+      print(renderSessions(await listSessions(auth), parseFormat(globals().format)));
+    } finally {
+      auth.close();
+    }
+  });
+
+program
+  .command("join <sessionId>")
+  .description("join an active session: watch it (observer) or type into it too (peer), as your roles allow")
+  .addOption(new Option("--mode <mode>", "how to take part").choices(["observer", "peer"]).default("observer"))
+  .option("-l, --login <login>", "your OS login on the session's node (default: the owner's if you have it, else your first)")
+  .action(async (sessionId: string, o: { mode: JoinMode; login?: string }) => {
+    const g = globals();
+    process.exitCode = await jshJoin(sessionId, { mode: o.mode, ...(o.login ? { login: o.login } : {}), ...(g.proxy ? { proxy: g.proxy } : {}) });
   });
 
 program

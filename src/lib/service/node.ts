@@ -145,6 +145,11 @@ export async function startNodeService(o: NodeServiceOptions): Promise<RunningNo
       authorizer,
       audit: (e) => queue.emit({ ...e, server_id: o.hostId, server_hostname: o.nodeName }),
       recorders: createSpoolRecorderFactory({ dir: join(o.dataDir, "node", "recordings"), clock: o.clock, uploader, log }),
+      trackers: {
+        put: async (t) => {
+          await auth.upsertResource({ resource: toProto(t), overwrite: true });
+        },
+      },
       clock: o.clock,
       log,
     });

@@ -182,3 +182,33 @@ describe("RbacAuthorizer", () => {
     assert.deepEqual(a.trustedUserCaKeys(), [ca.publicKey]);
   });
 });
+
+describe("RbacAuthorizer.authorizeJoin", () => {
+  const watcher = role("watcher", { allow: { join_sessions: [{ name: "watch devs", roles: ["dev"], kinds: ["ssh"], modes: ["observer"] }] } });
+  const pair = role("pair", { allow: { join_sessions: [{ name: "pair", roles: ["*"], kinds: ["ssh"], modes: ["peer", "observer"] }] } });
+  const noAdmins = role("no-admins", { deny: { join_sessions: [{ name: "not admins", roles: ["admin"], kinds: ["*"], modes: ["observer", "peer"] }] } });
+  const users: Record<string, string[]> = { alice: ["dev"], root: ["admin"], wendy: ["watcher"], pete: ["pair", "no-admins"], nora: ["dev"] };
+  const a = new RbacAuthorizer({
+    getUser: async (name) => (users[name] ? { roles: users[name], traits: {} } : undefined),
+    getRole: async (name) => [dev, watcher, pair, noAdmins].find((r) => r.metadata.name === name),
+    labels: () => ({ env: "dev" }),
+    userCaKeys: () => [ca.publicKey],
+    clock,
+  });
+  const cases: { name: string; user: string; owner: string; mode: string; expect: true | string }[] = [
+    { name: "an observer policy for the owner's role", user: "wendy", owner: "alice", mode: "observer", expect: true },
+    { name: "the mode is checked", user: "wendy", owner: "alice", mode: "peer", expect: "no join_sessions policy allows joining ssh sessions as peer" },
+    { name: "the owner's roles are checked", user: "wendy", owner: "root", mode: "observer", expect: "no join_sessions policy allows joining ssh sessions as observer" },
+    { name: "a deny policy wins", user: "pete", owner: "root", mode: "peer", expect: 'denied by role "no-admins" (join policy "not admins")' },
+    { name: "peer allowed by a wildcard", user: "pete", owner: "alice", mode: "peer", expect: true },
+    { name: "no join_sessions at all", user: "nora", owner: "alice", mode: "observer", expect: "no join_sessions policy allows joining ssh sessions as observer" },
+    { name: "an owner who no longer exists", user: "wendy", owner: "ghost", mode: "observer", expect: "no join_sessions policy allows joining ssh sessions as observer" },
+    { name: "a joiner who no longer exists", user: "ghost", owner: "alice", mode: "observer", expect: 'user "ghost" does not exist' },
+  ];
+  for (const c of cases) {
+    it(c.name, async () => {
+      const d = await a.authorizeJoin({ user: c.user, owner: c.owner, kind: "ssh", mode: c.mode });
+      assert.deepEqual(d, c.expect === true ? { allowed: true } : { allowed: false, reason: c.expect });
+    });
+  }
+});

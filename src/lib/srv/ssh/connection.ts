@@ -7,11 +7,13 @@ import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import type { Clock } from "../../../api/clock.ts";
 import type { SshCertificate } from "../../crypto/index.ts";
-import type { SessionPolicy } from "./authorizer.ts";
+import type { JoinAuthorizeRequest, JoinDecision, SessionPolicy } from "./authorizer.ts";
 import { Forwarding } from "./forwarding.ts";
 import type { OsLogin } from "./oslogin.ts";
+import type { SessionParty } from "./party.ts";
 import { type RecorderFactory, SessionChannel } from "./session.ts";
 import type { PatchedConnection } from "./ssh2ext.ts";
+import type { TrackerSink } from "./tracker.ts";
 
 export type AuditFn = (e: Record<string, unknown> & { event: string }) => void;
 
@@ -26,6 +28,11 @@ export interface ServiceDeps {
   log: Logger;
   /** Called when a session's program starts, for `activeSessions()` and `close()` (the session's onDone ends it). */
   track(s: SessionChannel): void;
+  /** The running interactive session with this ID, to join. */
+  findParty(sessionId: string): SessionParty | undefined;
+  authorizeJoin(req: JoinAuthorizeRequest): Promise<JoinDecision>;
+  /** Where interactive sessions' trackers go; absent: not tracked. */
+  trackers?: TrackerSink;
 }
 
 export interface ConnIdentity {

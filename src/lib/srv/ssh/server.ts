@@ -19,6 +19,7 @@ import { AUTH_METHODS, hostOfAddr, NO_CERTIFICATE, reasonOf, refusalBanner } fro
 import { checkCanRunAs, type LoginLookup, lookupLogin } from "./oslogin.ts";
 import type { RecorderFactory, SessionChannel } from "./session.ts";
 import { type PatchedConnection, patched } from "./ssh2ext.ts";
+import type { TrackerSink } from "./tracker.ts";
 
 export interface SshServiceOptions {
   /** The host's Ed25519 private key. */
@@ -37,6 +38,8 @@ export interface SshServiceOptions {
   authTimeoutMs?: number;
   /** Resolves OS logins; default `getent passwd`. For tests. */
   lookupLogin?: LoginLookup;
+  /** Where interactive sessions' trackers go (Auth), for `jsh sessions ls` and `jsh join`. */
+  trackers?: TrackerSink;
 }
 
 const MAX_AUTH_ATTEMPTS = 20;
@@ -79,8 +82,12 @@ export class SshService {
       clusterName: o.clusterName,
       audit: o.audit,
       ...(o.recorders ? { recorders: o.recorders } : {}),
+      ...(o.trackers ? { trackers: o.trackers } : {}),
       clock: o.clock,
       log,
+      findParty: (id) => this.active.get(id)?.joinable(),
+      authorizeJoin: (req) =>
+        o.authorizer.authorizeJoin?.(req) ?? Promise.resolve({ allowed: false, reason: "this node does not allow joining sessions" }),
       track: (s) => {
         this.active.set(s.id, s);
         const done = new Promise<void>((resolve) => s.onDone(resolve));

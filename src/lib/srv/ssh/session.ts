@@ -1,7 +1,9 @@
 /**
  * One session channel: pty-req, env, window-change, auth-agent-req, then
  * shell, exec or the sftp subsystem run as the login user; signals; exit
- * status; recording of interactive sessions; audit events.
+ * status; recording of interactive sessions and the party that may join
+ * them; audit events. A shell request after the join variables joins a
+ * running session instead (join.ts).
  */
 import type { ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
@@ -9,7 +11,9 @@ import type { IPty } from "node-pty";
 import type { ServerChannel, Session } from "ssh2";
 import type { ConnContext } from "./connection.ts";
 import { hostOfAddr, sessionFailure } from "./errors.ts";
+import { type JoinRequest, runJoin, takeJoinEnv } from "./join.ts";
 import { baseEnv } from "./oslogin.ts";
+import { SessionParty } from "./party.ts";
 import { type ExitInfo, clientSignal, finishChannel, pipeChild, pipePty, spawnPiped, spawnPty } from "./spawn.ts";
 import { parseScpCommand, runSftp } from "./subsystems.ts";
 
@@ -46,6 +50,8 @@ export class SessionChannel {
   private child: ChildProcess | undefined;
   private channel: ServerChannel | undefined;
   private recorder: SessionRecorder | undefined;
+  private party: SessionParty | undefined;
+  private readonly join: JoinRequest = {};
   private ready: Promise<void> = Promise.resolve();
   private started = false;
   private running = false;
@@ -59,6 +65,7 @@ export class SessionChannel {
   ) {
     this.start = c.deps.clock.now();
     session.on("env", (accept, reject, info) => {
+      if (!this.started && takeJoinEnv(this.join, info.key, info.val)) return accept?.();
       const ok = ACCEPTED_ENV.test(info.key) && info.val.length <= 4096 && Object.keys(this.env).length < MAX_ENV;
       if (ok) this.env[info.key] = info.val;
       (ok ? accept : reject)?.();
@@ -105,7 +112,7 @@ export class SessionChannel {
       this.kill(sig, false);
       accept?.();
     });
-    session.on("shell", (accept, reject) => this.begin("shell", accept, reject));
+    session.on("shell", (accept, reject) => (this.join.sessionId === undefined ? this.begin("shell", accept, reject) : this.beginJoin(accept, reject)));
     session.on("exec", (accept, reject, info) => this.begin(info.command.trim() === "" ? "shell" : "exec", accept, reject, info.command));
     session.on("subsystem", (accept, reject, info) => {
       if (info.name !== "sftp") return reject?.();
@@ -122,6 +129,11 @@ export class SessionChannel {
   /** For activeSessions(). */
   describe(): { sessionId: string; user: string; login: string; start: Date } {
     return { sessionId: this.id, user: this.c.user, login: this.c.login, start: this.start };
+  }
+
+  /** The session's party while its PTY program runs, for joining. */
+  joinable(): SessionParty | undefined {
+    return this.party?.isOpen ? this.party : undefined;
   }
 
   /** A line on the session's stderr (e.g. why the connection is being closed). */
@@ -151,23 +163,39 @@ export class SessionChannel {
     }
   }
 
-  private begin(kind: Kind, accept: () => ServerChannel, reject: (() => void) | undefined, command = ""): void {
-    if (this.started) {
+  /** Accepts the channel of the session's one program (or join); undefined when that is not possible. */
+  private open(accept: () => ServerChannel, reject: (() => void) | undefined, joining: boolean): ServerChannel | undefined {
+    if (this.started || (this.join.sessionId !== undefined && !joining)) {
       reject?.();
-      return;
+      return undefined;
     }
     this.started = true;
     // Accept at once: ssh2 refuses a late accept once the client has sent EOF (as `ssh host cmd </dev/null` does).
     const channel = accept();
     if (!channel) {
       this.finish();
-      return;
+      return undefined;
     }
     this.channel = channel;
     // A write racing the client's close must not become an unhandled 'error'.
     const ignore = (e: Error) => this.c.log.debug({ err: e.message }, "session channel error");
     channel.on("error", ignore);
     channel.stderr.on("error", ignore);
+    return channel;
+  }
+
+  private beginJoin(accept: () => ServerChannel, reject: (() => void) | undefined): void {
+    const channel = this.open(accept, reject, true);
+    if (!channel) return;
+    this.c.deps.track(this);
+    void runJoin(this.c, channel, this.join)
+      .catch((e: unknown) => this.c.log.error({ err: e instanceof Error ? e.stack : String(e) }, "session join failed"))
+      .finally(() => this.finish());
+  }
+
+  private begin(kind: Kind, accept: () => ServerChannel, reject: (() => void) | undefined, command = ""): void {
+    const channel = this.open(accept, reject, false);
+    if (!channel) return;
     void this.ready
       .then(() => this.run(kind, channel, command))
       .catch((e: unknown) => this.c.log.error({ err: e instanceof Error ? e.stack : String(e) }, "session failed"))
@@ -217,6 +245,25 @@ export class SessionChannel {
     }
   }
 
+  /** The party of an interactive session: joiners, notices, the tracker in Auth. */
+  private startParty(): SessionParty {
+    const c = this.c;
+    this.party = new SessionParty({
+      sessionId: this.id,
+      owner: c.user,
+      login: c.login,
+      started: this.start,
+      hostId: c.deps.hostId,
+      hostname: c.deps.nodeName,
+      notifyOwner: (text) => this.notice(text),
+      input: (d) => this.pty?.write(d as unknown as string), // node-pty writes Buffers as they are
+      ...(c.deps.trackers ? { trackers: c.deps.trackers } : {}),
+      clock: c.deps.clock,
+      log: c.log,
+    });
+    return this.party;
+  }
+
   private async runProgram(kind: "shell" | "exec", channel: ServerChannel, env: Record<string, string>, command: string): Promise<void> {
     const c = this.c;
     const interactive = this.ptyReq !== undefined;
@@ -251,7 +298,14 @@ export class SessionChannel {
       if (this.ptyReq) {
         const rec = this.recorder;
         this.pty = spawnPty(c.os, argv, env, this.ptyReq);
-        exit = await pipePty(this.pty, channel, { touch, onOut: (_n, d) => rec?.output(d) });
+        const party = this.startParty();
+        exit = await pipePty(this.pty, channel, {
+          touch,
+          onOut: (_n, d) => {
+            rec?.output(d);
+            party.output(d);
+          },
+        });
       } else {
         this.child = spawnPiped(c.os, argv, env);
         exit = await pipeChild(this.child, channel, { touch });
@@ -263,6 +317,8 @@ export class SessionChannel {
       exit = { code: 1, signal: null };
     }
     this.running = false;
+    // Joiners' channels end with the owner's; the tracker is marked terminated in the background.
+    void this.party?.end();
     await finishChannel(channel, exit);
     const exitCode = exit.signal ? undefined : (exit.code ?? undefined);
     const result = { ...(exitCode !== undefined ? { exit_code: exitCode } : {}), ...(exit.signal ? { signal: exit.signal } : {}) };
@@ -285,7 +341,7 @@ export class SessionChannel {
     }
     c.audit("session.end", {
       sid: this.id,
-      participants: [c.user],
+      participants: this.party?.participants() ?? [c.user],
       interactive,
       session_start: this.start.toISOString(),
       session_stop: c.deps.clock.now().toISOString(),

@@ -20,7 +20,8 @@ import {
   signUserCertificate,
   writeOpenSshPrivateKey,
 } from "../../crypto/index.ts";
-import type { AuthorizeRequest, NodeAuthorizer, SessionPolicy } from "./authorizer.ts";
+import type { StoredResource } from "../../../api/resource.ts";
+import type { AuthorizeRequest, JoinAuthorizeRequest, JoinDecision, NodeAuthorizer, SessionPolicy } from "./authorizer.ts";
 import { SshService } from "./server.ts";
 import type { RecorderFactory } from "./session.ts";
 
@@ -42,6 +43,9 @@ export type AuditEvent = Record<string, unknown> & { event: string };
 export class FakeAuthorizer implements NodeAuthorizer {
   readonly policies = new Map<string, SessionPolicy | { deny: string }>();
   readonly calls: AuthorizeRequest[] = [];
+  /** "USER:MODE" pairs allowed to join others' sessions. */
+  readonly joiners = new Set<string>();
+  readonly joinCalls: JoinAuthorizeRequest[] = [];
   constructor(private readonly caKeys: KeyObject[]) {}
   trustedUserCaKeys(): KeyObject[] {
     return this.caKeys;
@@ -51,6 +55,11 @@ export class FakeAuthorizer implements NodeAuthorizer {
     const p = this.policies.get(req.user) ?? FULL_POLICY;
     if ("deny" in p) return { allowed: false as const, reason: p.deny };
     return { allowed: true as const, policy: p };
+  }
+  async authorizeJoin(req: JoinAuthorizeRequest): Promise<JoinDecision> {
+    this.joinCalls.push(req);
+    if (this.joiners.has(`${req.user}:${req.mode}`)) return { allowed: true };
+    return { allowed: false, reason: `no join_sessions policy allows joining ${req.kind} sessions as ${req.mode}` };
   }
 }
 
@@ -68,6 +77,8 @@ export interface Kit {
   authorizer: FakeAuthorizer;
   events: AuditEvent[];
   recordings: Recorded[];
+  /** Every session tracker the node wrote, in order. */
+  trackers: StoredResource[];
   userCa: KeyPair;
   /** The node's host public key (what ssh2 clients, which ignore certificates, see). */
   hostPublicKey: KeyObject;
@@ -99,6 +110,7 @@ export async function startKit(o: { authTimeoutMs?: number } = {}): Promise<Kit>
   writeFileSync(knownHosts, `${knownHostsCaLine(hostCa.publicKey, CLUSTER)}\n`);
   const events: AuditEvent[] = [];
   const recordings: Recorded[] = [];
+  const trackers: StoredResource[] = [];
   const authorizer = new FakeAuthorizer([userCa.publicKey]);
   const service = new SshService({
     hostKey: hostKey.privateKey,
@@ -119,6 +131,11 @@ export async function startKit(o: { authTimeoutMs?: number } = {}): Promise<Kit>
         },
       };
     },
+    trackers: {
+      put: async (t) => {
+        trackers.push(structuredClone(t));
+      },
+    },
     clock: systemClock,
     log: pino({ level: process.env.JUMPGATE_TEST_LOG ?? "silent" }),
     ...(o.authTimeoutMs ? { authTimeoutMs: o.authTimeoutMs } : {}),
@@ -137,6 +154,7 @@ export async function startKit(o: { authTimeoutMs?: number } = {}): Promise<Kit>
     authorizer,
     events,
     recordings,
+    trackers,
     userCa,
     hostPublicKey: hostKey.publicKey,
     identity(user, logins, o = {}) {
