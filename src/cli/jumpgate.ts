@@ -81,7 +81,7 @@ program
   .option("-d, --debug", "debug logs")
   .action(async (flags: StartFlags & { config?: string }) => {
     // Keys, the backend and the audit log are created for this user's eyes only.
-    process.umask(0o077);
+    const umask = process.umask(0o077);
     const file = flags.config ?? process.env.JUMPGATE_CONFIG;
     // Without a config file the demo keeps its state under ./data (DESIGN §1).
     const withDir = !file && !flags.dataDir && !flags.roles ? { ...flags, dataDir: "./data" } : flags;
@@ -94,6 +94,8 @@ program
       format: cfg.jumpgate.log.format,
     });
     const running = await startProcess(processOptions(cfg, log, !file && !flags.roles));
+    // Databases and keys exist now; sessions on this host get the usual umask for the files users create.
+    process.umask(umask);
     const registry = createRegistry();
     const diag = cfg.jumpgate.diag_addr
       ? await startDiagServer({ addr: cfg.jumpgate.diag_addr, registry, isReady: () => running.ready() })

@@ -61,3 +61,27 @@ spec:
   assert.equal(plain.code, 0, plain.stderr);
   assert.equal(plain.stdout.trim(), "plain-ssh");
 });
+
+test("on an OpenSSH node every login in the certificate must be allowed there, since sshd accepts them all", async () => {
+  writeFileSync(
+    join(work, "split-roles.yaml"),
+    `kind: role
+version: v7
+metadata: {name: prod-root}
+spec:
+  allow: {logins: [root], node_labels: {env: prod}}
+---
+kind: role
+version: v7
+metadata: {name: legacy-daemon}
+spec:
+  allow: {logins: [daemon], node_labels: {env: legacy}}
+`,
+  );
+  assert.equal((await jctl("create", "-f", join(work, "split-roles.yaml"))).code, 0);
+  const split = await userLoggedIn(d, "split", "prod-root,legacy-daemon", "");
+  const r = await split.jsh(["ssh", "root@legacy-db", "id -un"]);
+  assert.notEqual(r.code, 0, "root is allowed only on env=prod nodes");
+  assert.match(r.stderr, /OpenSSH node.*\(root\)/);
+  cleanup(split.home);
+});

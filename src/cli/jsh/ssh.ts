@@ -1,4 +1,5 @@
 import net from "node:net";
+import os from "node:os";
 import type ssh2 from "ssh2";
 import { badParameter } from "../../api/errors.ts";
 import { connectNode, currentProfile, loadCredentials, userAuthClient } from "../../lib/client/index.ts";
@@ -106,9 +107,11 @@ async function runOn(
     return await new Promise<number>((resolve, reject) => {
       const onStream = (err: Error | undefined, ch: ssh2.ClientChannel) => {
         if (err) return reject(badParameter(err.message));
-        let code = 0;
+        // Like OpenSSH: 255 when the connection ends without an exit status (node gone, idle timeout).
+        let code = 255;
         ch.on("exit", (c: number | null, signal?: string) => {
-          code = c ?? (signal ? 128 + 15 : 255);
+          const num = signal ? (os.constants.signals as Record<string, number>)[`SIG${signal}`] : undefined;
+          code = c ?? (num !== undefined ? 128 + num : 255);
         });
         ch.on("close", () => {
           if (wantPty && process.stdin.isTTY) process.stdin.setRawMode(false);

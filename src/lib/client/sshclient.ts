@@ -102,7 +102,8 @@ export async function connectNode(
       refusal += d.toString();
     });
     const node = await sshOver(route, t.login, creds, hostVerifier, agent).catch((e: unknown) => {
-      if (refusal.trim()) throw accessDenied(refusal.trim().split("\n")[0] ?? refusal.trim());
+      const first = refusal.trim().split("\n")[0]?.replace(/^ERROR:\s*/, "");
+      if (first) throw accessDenied(first);
       throw e;
     });
     node.once("close", () => proxy.end());

@@ -106,6 +106,16 @@ export async function startProxySsh(o: {
       const lock = findLock(locks, { user: user.name, roles: spec.roles, node: node.hostId }, o.clock.now());
       if (lock) return { allowed: false, reason: lockMessage(lock) };
       const checker = new AccessChecker(roles, spec.traits);
+      const agentless = (await listNodes()).find((n) => n.metadata.name === node.hostId)?.sub_kind === "openssh";
+      if (agentless) {
+        // A stock sshd accepts every principal in the certificate, so every one must be allowed on this node.
+        const refused = user.cert.principals.filter((l) => !checker.checkNodeAccess({ labels: node.labels }, l).allowed);
+        if (refused.length === 0) return { allowed: true };
+        return {
+          allowed: false,
+          reason: `${node.name} is an OpenSSH node and your certificate carries logins not allowed there (${refused.join(", ")}); ask for a role that allows them or a certificate without them`,
+        };
+      }
       const logins = checker.sshLogins();
       if (logins.some((l) => checker.checkNodeAccess({ labels: node.labels }, l).allowed)) return { allowed: true };
       const first = logins[0];
