@@ -3,33 +3,42 @@
  *
  * Starts a real daemon (temporary data dir, loopback ports) through the test
  * harness, creates a user with the `access` role, and asks the Auth API for
- * certificate pairs (SSH + X.509) with the daemon's admin identity, from several
- * concurrent clients, each request with a fresh client key pair generated before
- * the clock starts. In the same run it measures how fast `node:crypto` signs a
- * ~300-byte message with Ed25519 on one thread, and prints the ratio.
+ * certificate pairs (SSH + X.509) with the daemon's admin identity
+ * (GenerateUserCerts), from several concurrent clients, each request with a
+ * fresh client key pair generated before the clock starts. In the same run it
+ * measures how fast `node:crypto` signs a ~300-byte message with Ed25519 on one
+ * thread, and prints the ratio. See bench/README.md.
  *
- *   npx tsx bench/certs.ts [--clients 4] [--concurrency 16] [--duration 10] [--warmup 2] [--sign-seconds 3] [--json]
+ *   npx tsx bench/certs.ts [--clients 4] [--client h2|connect] [--concurrency 16] [--duration 10]
+ *                          [--warmup 2] [--sign-seconds 3] [--max-keys N] [--cpu-prof DIR] [--json]
  *
- * Every flag also reads an environment variable: BENCH_CLIENTS, BENCH_CONCURRENCY,
- * BENCH_DURATION, BENCH_WARMUP, BENCH_SIGN_SECONDS, BENCH_MAX_KEYS. `--cpu-prof DIR`
- * (BENCH_CPU_PROF) profiles the daemon during the timed run (through
- * bench/cpu-prof.mjs) and leaves the profile in DIR (open it in Chrome DevTools or speedscope).
+ * Every flag also reads an environment variable: BENCH_CLIENTS, BENCH_CLIENT,
+ * BENCH_CONCURRENCY, BENCH_DURATION, BENCH_WARMUP, BENCH_SIGN_SECONDS,
+ * BENCH_MAX_KEYS, BENCH_CPU_PROF, BENCH_JSON=1. `--client h2` (the default) sends
+ * the gRPC calls with a lean node:http2 client (bench/grpc-h2.ts), `--client
+ * connect` with the Connect client jctl and jsh use, which costs several times
+ * more CPU per call and, on a small machine, measures itself as much as the
+ * daemon. `--cpu-prof DIR` profiles the daemon during the timed run (through
+ * bench/cpu-prof.mjs) and leaves the profile in DIR (Chrome DevTools, speedscope).
  */
+import { execFile } from "node:child_process";
 import crypto from "node:crypto";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { Worker } from "node:worker_threads";
 import { type AuthClient, createAuthClient } from "../src/api/authclient.ts";
+import { AuthService } from "../src/api/gen/jumpgate/v1/auth_pb.ts";
 import { parseIdentityFile } from "../src/lib/client/identityfile.ts";
 import { cleanup, type Daemon, startDaemon } from "../test/harness/cluster.ts";
+import { GrpcH2Client } from "./grpc-h2.ts";
 
 const GOAL_RATIO = 0.2;
 const BENCH_USER = "bench";
 
 interface Options {
   clients: number;
+  client: "h2" | "connect";
   concurrency: number;
   durationS: number;
   warmupS: number;
@@ -43,6 +52,7 @@ function options(): Options {
   const { values } = parseArgs({
     options: {
       clients: { type: "string" },
+      client: { type: "string" },
       concurrency: { type: "string" },
       duration: { type: "string" },
       warmup: { type: "string" },
@@ -55,7 +65,7 @@ function options(): Options {
   });
   if (values.help) {
     process.stdout.write(
-      "usage: npx tsx bench/certs.ts [--clients N] [--concurrency N] [--duration S] [--warmup S] [--sign-seconds S] [--max-keys N] [--cpu-prof DIR] [--json]\n",
+      "usage: npx tsx bench/certs.ts [--clients N] [--client h2|connect] [--concurrency N] [--duration S] [--warmup S] [--sign-seconds S] [--max-keys N] [--cpu-prof DIR] [--json]\n",
     );
     process.exit(0);
   }
@@ -68,6 +78,7 @@ function options(): Options {
   };
   return {
     clients: Math.floor(num(values.clients, "BENCH_CLIENTS", 4, 1)),
+    client: clientKind(values.client ?? process.env.BENCH_CLIENT ?? "h2"),
     concurrency: Math.floor(num(values.concurrency, "BENCH_CONCURRENCY", 16, 1)),
     durationS: num(values.duration, "BENCH_DURATION", 10, 0.1),
     warmupS: num(values.warmup, "BENCH_WARMUP", 2, 0),
@@ -79,42 +90,65 @@ function options(): Options {
 }
 
 let phase = "starting";
+function clientKind(v: string): "h2" | "connect" {
+  if (v !== "h2" && v !== "connect") throw new Error(`--client: want h2 or connect, not ${JSON.stringify(v)}`);
+  return v;
+}
+
+/** One connection to the Auth API that asks for certificates. */
+interface Issuer {
+  generateUserCerts(req: { user: string; sshPublicKey: string; tlsPublicKey: string }): Promise<{ sshCert: string; tlsCert: string }>;
+  close(): void;
+}
+
+function h2Issuer(addr: string, id: { key: string; cert: string; cas: string[] }): Issuer {
+  const c = new GrpcH2Client(addr, id);
+  const m = AuthService.method.generateUserCerts;
+  return {
+    generateUserCerts: (req) => c.unary(`/${AuthService.typeName}/${m.name}`, m.input, m.output, req),
+    close: () => c.close(),
+  };
+}
+
 const log = (msg: string) => {
   phase = msg;
   process.stderr.write(`bench: ${msg}\n`);
 };
 
-// ---- client key pairs, generated before timing (in worker threads: both cores are idle then) ----
+// ---- client key pairs, generated before timing (in two child processes: both cores are idle then) ----
 
 interface PublicKeys {
   sshPublicKey: string;
   tlsPublicKey: string;
 }
 
-const KEYGEN_WORKER = `
-const { parentPort, workerData } = require("node:worker_threads");
+// Plain JavaScript in a plain `node` (worker threads under tsx's loader hooks can deadlock on Node 20).
+const KEYGEN = `
 const crypto = require("node:crypto");
 const str = (b) => { const l = Buffer.alloc(4); l.writeUInt32BE(b.length); return Buffer.concat([l, b]); };
 const out = [];
-for (let i = 0; i < workerData.n; i++) {
+for (let i = 0; i < Number(process.argv[1]); i++) {
   const ed = crypto.generateKeyPairSync("ed25519").publicKey;
   const raw = Buffer.from(ed.export({ format: "jwk" }).x, "base64url");
   const blob = Buffer.concat([str(Buffer.from("ssh-ed25519")), str(raw)]);
   const ec = crypto.generateKeyPairSync("ec", { namedCurve: "prime256v1" }).publicKey;
   out.push(["ssh-ed25519 " + blob.toString("base64"), ec.export({ format: "pem", type: "spki" }).toString()]);
 }
-parentPort.postMessage(out);
+process.stdout.write(JSON.stringify(out));
 `;
 
 async function generateKeys(n: number): Promise<PublicKeys[]> {
-  const workers = 2;
+  const procs = 2;
+  const env = { ...process.env };
+  delete env.NODE_OPTIONS;
   const parts = await Promise.all(
-    Array.from({ length: workers }, (_, i) => {
-      const count = Math.floor(n / workers) + (i < n % workers ? 1 : 0);
+    Array.from({ length: procs }, (_, i) => {
+      const count = Math.floor(n / procs) + (i < n % procs ? 1 : 0);
       return new Promise<[string, string][]>((resolve, reject) => {
-        const w = new Worker(KEYGEN_WORKER, { eval: true, workerData: { n: count } });
-        w.once("message", (m: [string, string][]) => resolve(m));
-        w.once("error", reject);
+        execFile(process.execPath, ["-e", KEYGEN, String(count)], { env, maxBuffer: 1 << 30 }, (err, stdout) => {
+          if (err) return reject(err);
+          resolve(JSON.parse(stdout) as [string, string][]);
+        });
       });
     }),
   );
@@ -166,7 +200,7 @@ interface RunResult {
   keysReused: number;
 }
 
-async function issue(clients: AuthClient[], concurrency: number, keys: PublicKeys[], seconds: number): Promise<RunResult> {
+async function issue(clients: Issuer[], concurrency: number, keys: PublicKeys[], seconds: number): Promise<RunResult> {
   let next = 0;
   let ok = 0;
   let errors = 0;
@@ -175,7 +209,7 @@ async function issue(clients: AuthClient[], concurrency: number, keys: PublicKey
   const lat: number[] = [];
   const start = performance.now();
   const stopAt = start + seconds * 1000;
-  const loop = async (client: AuthClient) => {
+  const loop = async (client: Issuer) => {
     while (performance.now() < stopAt) {
       if (next >= keys.length) keysReused++;
       const k = keys[next++ % keys.length] as PublicKeys;
@@ -214,7 +248,8 @@ async function waitForFile(path: string, ms: number): Promise<void> {
 async function main(): Promise<void> {
   const o = options();
   let daemon: Daemon | undefined;
-  const clients: AuthClient[] = [];
+  const clients: Issuer[] = [];
+  let admin: AuthClient | undefined;
   // A benchmark must not hang a shared machine: give up well after the run should have ended.
   const limitS = 120 + o.warmupS + o.durationS + o.signSeconds;
   const watchdog = setTimeout(() => {
@@ -234,11 +269,16 @@ async function main(): Promise<void> {
     await waitForFile(idPath, 30_000);
     const id = parseIdentityFile(readFileSync(idPath, "utf8"), idPath);
     const tlsIdentity = { key: id.tlsKey.export({ format: "pem", type: "pkcs8" }).toString(), cert: id.tlsCert, cas: id.tlsCas };
-    for (let i = 0; i < o.clients; i++) clients.push(createAuthClient({ addr: daemon.authAddr, identity: tlsIdentity, timeoutMs: 60_000 }));
-    const admin = clients[0] as AuthClient;
+    admin = createAuthClient({ addr: daemon.authAddr, identity: tlsIdentity, timeoutMs: 60_000 });
+    for (let i = 0; i < o.clients; i++) {
+      clients.push(
+        o.client === "h2" ? h2Issuer(daemon.authAddr, tlsIdentity) : createAuthClient({ addr: daemon.authAddr, identity: tlsIdentity, timeoutMs: 60_000 }),
+      );
+    }
     await admin.createUser({ name: BENCH_USER, roles: ["access"], traits: { logins: { values: [BENCH_USER, "root"] } } });
 
     // Warm-up, with a small pool of keys; its rate sizes the pool for the timed run.
+    log("generating key pairs for the warm-up");
     const warmKeys = await generateKeys(Math.min(o.maxKeys, 2000));
     let warmRate = 1000;
     if (o.warmupS > 0) {
@@ -247,8 +287,8 @@ async function main(): Promise<void> {
       if (w.ok === 0) throw new Error(`warm-up issued nothing: ${w.firstError ?? "no response"}`);
       warmRate = w.ok / w.seconds;
     }
-    // Twice the warm-up rate: the timed run is usually faster (JIT, caches).
-    const want = Math.min(o.maxKeys, Math.max(2000, Math.ceil(warmRate * o.durationS * 2)));
+    // Three times the warm-up rate: the timed run is often faster (JIT, caches).
+    const want = Math.min(o.maxKeys, Math.max(4000, Math.ceil(warmRate * o.durationS * 3)));
     log(`generating ${want} client key pairs`);
     const keys = await generateKeys(want);
 
@@ -256,7 +296,7 @@ async function main(): Promise<void> {
     const ed = ed25519SignsPerSecond(o.signSeconds);
     const signs = ed.wall;
 
-    log(`issuing for ${o.durationS} s with ${o.clients} clients x ${o.concurrency} concurrent requests`);
+    log(`issuing for ${o.durationS} s with ${o.clients} ${o.client} clients x ${o.concurrency} concurrent requests`);
     if (o.cpuProfDir) daemon.child.kill("SIGUSR2");
     const daemonCpu0 = cpuSeconds(daemon.child.pid);
     const clientCpu0 = process.cpuUsage();
@@ -269,6 +309,7 @@ async function main(): Promise<void> {
     const ratio = pairs / signs;
     const result = {
       clients: o.clients,
+      client: o.client,
       concurrency: o.concurrency,
       seconds: Number(r.seconds.toFixed(2)),
       pairs: r.ok,
@@ -292,7 +333,7 @@ async function main(): Promise<void> {
       process.stdout.write(`${JSON.stringify(result)}\n`);
     } else {
       const lines = [
-        `certificate pairs (SSH + X.509): ${result.pairsPerSecond} pairs/s  (${r.ok} in ${result.seconds} s, ${o.clients} clients x ${o.concurrency} concurrent, ${r.errors} errors)`,
+        `certificate pairs (SSH + X.509): ${result.pairsPerSecond} pairs/s  (${r.ok} in ${result.seconds} s, ${o.clients} ${o.client} clients x ${o.concurrency} concurrent, ${r.errors} errors)`,
         `raw Ed25519 sign (node:crypto, 1 thread, 300 B): ${result.ed25519SignsPerSecond} signs/s`,
         `ratio: ${result.ratio.toFixed(3)}`,
         `latency: p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms`,
@@ -311,6 +352,7 @@ async function main(): Promise<void> {
   } finally {
     log("stopping");
     for (const c of clients) c.close();
+    admin?.close();
     if (daemon) {
       await daemon.stop();
       cleanup(daemon.dataDir);

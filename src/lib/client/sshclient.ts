@@ -4,7 +4,7 @@ import tls from "node:tls";
 import ssh2 from "ssh2";
 import { ALPN } from "../../api/constants.ts";
 import { accessDenied, connectionProblem } from "../../api/errors.ts";
-import { certificateKey } from "../ssh/index.ts";
+import { CHANNEL_OPTIONS, certificateKey } from "../ssh/index.ts";
 import type { Profile, StoredCredentials } from "./profile.ts";
 
 export interface SshTarget {
@@ -64,6 +64,8 @@ function sshOver(
       hostVerifier,
       keepaliveInterval: 15_000,
       readyTimeout: 20_000,
+      // The route to a node carries the end-to-end connection: room for its packets (see CHANNEL_OPTIONS).
+      ...CHANNEL_OPTIONS,
       ...(agent ? { agent, agentForward: true } : {}),
     });
   });

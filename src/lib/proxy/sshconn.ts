@@ -19,7 +19,7 @@ import {
   verifySshSignature,
   writeOpenSshPrivateKey,
 } from "../crypto/index.ts";
-import { certificateKey } from "../ssh/index.ts";
+import { CHANNEL_OPTIONS, certificateKey } from "../ssh/index.ts";
 
 /**
  * The host key an ssh2 server presents. With `hostCertificate`, the key
@@ -62,6 +62,8 @@ export function acceptSsh(stream: Duplex, opts: AcceptSshOptions, onConnection: 
       ident: "Jumpgate",
       keepaliveInterval: opts.keepaliveIntervalMs ?? 15_000,
       keepaliveCountMax: opts.keepaliveCountMax ?? 3,
+      // Both servers carry whole SSH connections in their channels: room for an inner packet per channel packet.
+      ...CHANNEL_OPTIONS,
     },
     (conn) => {
       conn.on("error", () => stream.destroy());

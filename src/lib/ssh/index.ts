@@ -1,3 +1,3 @@
 /** ssh2 helpers shared by the SSH service, the reverse tunnel, the proxy and jsh. */
 export { certificateKey } from "./certkey.ts";
-export { type PatchedConnection, patched } from "./patched.ts";
+export { CHANNEL_OPTIONS, type PatchedConnection, patched } from "./patched.ts";

@@ -9,7 +9,7 @@ import type { Clock } from "../../api/clock.ts";
 import { ALPN } from "../../api/constants.ts";
 import { badParameter, connectionProblem } from "../../api/errors.ts";
 import { DIAL_BIND_ADDR, DIAL_BIND_PORT, decodeDialRequest } from "../../api/reversetunnel.ts";
-import { certificateKey } from "../ssh/index.ts";
+import { CHANNEL_OPTIONS, certificateKey } from "../ssh/index.ts";
 import { Backoff, type BackoffOptions } from "./backoff.ts";
 
 /** What the proxy says about a connection it hands to the agent. */
@@ -182,6 +182,8 @@ export class ReverseTunnelAgent extends EventEmitter<ReverseTunnelAgentEvents> {
           keepaliveInterval: this.opts.keepaliveIntervalMs ?? 5000,
           keepaliveCountMax: this.opts.keepaliveCountMax ?? 2,
           readyTimeout: this.opts.connectTimeoutMs ?? 15_000,
+          // Each channel carries a user's SSH connection: room for its packets (see CHANNEL_OPTIONS).
+          ...CHANNEL_OPTIONS,
         });
       });
       client.on("error", (e) => {

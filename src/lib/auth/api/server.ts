@@ -6,9 +6,13 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { AuthService } from "../../../api/gen/jumpgate/v1/auth_pb.ts";
 import type { AuthServer } from "../server.ts";
 import { type Peer, peerFromSocket } from "./authz.ts";
+import { installFastUnary } from "./grpc-unary.ts";
 import { authServiceImpl } from "./handlers.ts";
 
 export const peerKey = createContextKey<Peer>({ kind: "anonymous", addr: "?" });
+
+/** Unary methods served by the lean gRPC path instead of Connect's adapter. */
+export const FAST_METHODS = ["generateUserCerts", "generateHostCerts"] as const;
 
 /** Responses smaller than this go uncompressed. */
 export const COMPRESS_MIN_BYTES = 64 * 1024;
@@ -38,9 +42,11 @@ export async function startAuthApi(opts: {
   port: number;
   tls: AuthApiTls;
 }): Promise<AuthApiServer> {
+  const impl = authServiceImpl(opts.server);
+  const values = (socket: TLSSocket | undefined) => createContextValues().set(peerKey, peerFromSocket(socket));
   const handler = connectNodeAdapter({
-    routes: (router) => router.service(AuthService, authServiceImpl(opts.server)),
-    contextValues: (req) => createContextValues().set(peerKey, peerFromSocket(req.socket as TLSSocket)),
+    routes: (router) => router.service(AuthService, impl),
+    contextValues: (req) => values(req.socket as TLSSocket),
     // Compress only big answers (lists, event searches). Certificates barely shrink
     // (keys and signatures are random), and gzip cost more CPU than signing them.
     compressMinBytes: COMPRESS_MIN_BYTES,
@@ -54,6 +60,13 @@ export async function startAuthApi(opts: {
     minVersion: "TLSv1.2" as const,
   });
   const srv = http2.createSecureServer({ ...secure(opts.tls), allowHTTP1: false }, handler);
+  // Certificate issuance skips Connect's per-call overhead (grpc-unary.ts).
+  installFastUnary(srv, {
+    service: AuthService,
+    impl: impl as unknown as Record<string, unknown>,
+    methods: FAST_METHODS,
+    contextValues: (stream) => values(stream.session?.socket as TLSSocket | undefined),
+  });
   srv.on("sessionError", () => undefined);
   const sessions = new Set<http2.ServerHttp2Session>();
   srv.on("session", (s) => {

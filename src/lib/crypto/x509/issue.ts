@@ -10,7 +10,7 @@ import { badParameter } from "../../../api/errors.ts";
 import { X509_BACKDATE_MS } from "./ca.ts";
 import { type Identity, encodeIdentity } from "./identity.ts";
 import * as der from "./der.ts";
-import { randomSerial, spki, toX509, x509 } from "./provider.ts";
+import { spki, toX509, x509 } from "./provider.ts";
 import { SubjectPublicKey } from "./pubkey.ts";
 
 interface IssueCommon {
@@ -198,7 +198,7 @@ async function issue(
   const sigAlg = algorithm === "ed25519" ? SIG_ED25519 : SIG_ECDSA_SHA256;
   const tbs = der.seq(
     V3,
-    der.unsignedInteger(Buffer.from(randomSerial(), "hex")),
+    der.unsignedInteger(serialNumber()),
     sigAlg,
     ca.issuer,
     der.seq(der.time(new Date(now - X509_BACKDATE_MS)), der.time(notAfter)),
@@ -206,8 +206,33 @@ async function issue(
     subjectSpki,
     der.explicit(3, der.seq(...extensions)),
   );
-  const signature = crypto.sign(algorithm === "ed25519" ? null : "sha256", tbs, req.caKey);
+  const signature = await signOffThread(algorithm === "ed25519" ? null : "sha256", tbs, req.caKey);
   return pem(der.seq(tbs, sigAlg, der.bitString(signature)));
+}
+
+/**
+ * Signs on libuv's thread pool (crypto.sign with a callback), so that the
+ * event loop keeps serving calls while the CA key signs.
+ */
+function signOffThread(hash: string | null, data: Buffer, key: KeyObject): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    crypto.sign(hash, data, key, (err, sig) => (err ? reject(err) : resolve(sig)));
+  });
+}
+
+let randomPool = Buffer.alloc(0);
+let randomAt = 0;
+
+/** A positive 16-byte serial number (RFC 5280), from a pool of CSPRNG bytes refilled 4 KiB at a time. */
+function serialNumber(): Buffer {
+  if (randomAt + 16 > randomPool.length) {
+    randomPool = crypto.randomFillSync(Buffer.allocUnsafe(4096));
+    randomAt = 0;
+  }
+  const b = Buffer.from(randomPool.subarray(randomAt, randomAt + 16));
+  randomAt += 16;
+  b[0] = ((b[0] ?? 0) & 0x3f) | 0x40;
+  return b;
 }
 
 function signatureAlgorithm(key: KeyObject): "ecdsa-p256" | "ed25519" {

@@ -12,7 +12,7 @@ import ssh2, { type AuthContext, type AuthenticationType, type Connection } from
 import type { Clock } from "../../../api/clock.ts";
 import { badParameter, isJumpgateError } from "../../../api/errors.ts";
 import { parseCertificate, publicKeysEqual, type SshCertificate, verifyCertificate, verifySshSignature } from "../../crypto/index.ts";
-import { certificateKey } from "../../ssh/index.ts";
+import { CHANNEL_OPTIONS, certificateKey } from "../../ssh/index.ts";
 import type { AuthorizeResult, NodeAuthorizer } from "./authorizer.ts";
 import { type AuditFn, type ConnIdentity, type ServiceDeps, SshConnection } from "./connection.ts";
 import { AUTH_METHODS, hostOfAddr, NO_CERTIFICATE, reasonOf, refusalBanner } from "./errors.ts";
@@ -100,7 +100,7 @@ export class SshService {
     };
     const hostKey = certificateKey(o.hostKey, o.hostCertificate);
     const debug = log.isLevelEnabled("trace") ? { debug: (m: string) => log.trace(m) } : {};
-    this.server = new ssh2.Server({ hostKeys: [{ key: hostKey }], ident: "Jumpgate", ...debug }, (client, info) => this.onClient(client, info.ip));
+    this.server = new ssh2.Server({ hostKeys: [{ key: hostKey }], ident: "Jumpgate", ...CHANNEL_OPTIONS, ...debug }, (client, info) => this.onClient(client, info.ip));
   }
 
   /** Serves an SSH connection arriving on any stream (e.g. a reverse-tunnel channel from the proxy). */
