@@ -54,6 +54,8 @@ export function run(
       clearTimeout(timer);
       res({ code: code ?? -1, stdout, stderr });
     });
+    // A short-lived program may exit before its input is written.
+    child.stdin.on("error", () => undefined);
     child.stdin.end(opts.input ?? "");
   });
 }
