@@ -122,17 +122,19 @@ interface PublicKeys {
   tlsPublicKey: string;
 }
 
-// Plain JavaScript in a plain `node` (worker threads under tsx's loader hooks can deadlock on Node 20).
+// Plain JavaScript in a plain `node`. The keys come out encoded (DER, PEM) rather than as
+// KeyObjects: on Node 20, exporting a freshly generated Ed25519 KeyObject as JWK can deadlock
+// when garbage collection runs inside the export (a KeyGenJob destructor takes the same lock).
 const KEYGEN = `
 const crypto = require("node:crypto");
 const str = (b) => { const l = Buffer.alloc(4); l.writeUInt32BE(b.length); return Buffer.concat([l, b]); };
+const enc = (pub) => ({ publicKeyEncoding: { type: "spki", format: pub }, privateKeyEncoding: { type: "pkcs8", format: "der" } });
 const out = [];
 for (let i = 0; i < Number(process.argv[1]); i++) {
-  const ed = crypto.generateKeyPairSync("ed25519").publicKey;
-  const raw = Buffer.from(ed.export({ format: "jwk" }).x, "base64url");
-  const blob = Buffer.concat([str(Buffer.from("ssh-ed25519")), str(raw)]);
-  const ec = crypto.generateKeyPairSync("ec", { namedCurve: "prime256v1" }).publicKey;
-  out.push(["ssh-ed25519 " + blob.toString("base64"), ec.export({ format: "pem", type: "spki" }).toString()]);
+  const ed = crypto.generateKeyPairSync("ed25519", enc("der")).publicKey;
+  const blob = Buffer.concat([str(Buffer.from("ssh-ed25519")), str(ed.subarray(ed.length - 32))]);
+  const ec = crypto.generateKeyPairSync("ec", { namedCurve: "prime256v1", ...enc("pem") }).publicKey;
+  out.push(["ssh-ed25519 " + blob.toString("base64"), ec]);
 }
 process.stdout.write(JSON.stringify(out));
 `;
@@ -145,8 +147,8 @@ async function generateKeys(n: number): Promise<PublicKeys[]> {
     Array.from({ length: procs }, (_, i) => {
       const count = Math.floor(n / procs) + (i < n % procs ? 1 : 0);
       return new Promise<[string, string][]>((resolve, reject) => {
-        execFile(process.execPath, ["-e", KEYGEN, String(count)], { env, maxBuffer: 1 << 30 }, (err, stdout) => {
-          if (err) return reject(err);
+        execFile(process.execPath, ["-e", KEYGEN, String(count)], { env, maxBuffer: 1 << 30, timeout: 120_000 }, (err, stdout) => {
+          if (err) return reject(new Error(`generating client keys failed: ${err.message}`));
           resolve(JSON.parse(stdout) as [string, string][]);
         });
       });
@@ -170,23 +172,39 @@ function cpuSeconds(pid: number | undefined): number | undefined {
   }
 }
 
-/** Signs per wall-clock second and per CPU second of this thread. */
-function ed25519SignsPerSecond(seconds: number): { wall: number; cpu: number } {
-  const { privateKey } = crypto.generateKeyPairSync("ed25519");
+/**
+ * Ed25519 signs per second on this thread: `wall` over the whole run, `best` in
+ * its fastest quarter-second (what the machine does when nothing else
+ * interrupts; the ratio uses it, so other load cannot flatter the ratio), and
+ * `cpu` per CPU second.
+ */
+function ed25519SignsPerSecond(seconds: number): { wall: number; best: number; cpu: number } {
+  const { privateKey } = crypto.generateKeyPairSync("ed25519", { privateKeyEncoding: { type: "pkcs8", format: "der" }, publicKeyEncoding: { type: "spki", format: "der" } });
+  const key = crypto.createPrivateKey({ key: privateKey, format: "der", type: "pkcs8" });
   const msg = crypto.randomBytes(300);
-  for (let i = 0; i < 2000; i++) crypto.sign(null, msg, privateKey); // warm up
+  for (let i = 0; i < 2000; i++) crypto.sign(null, msg, key); // warm up
   const start = process.hrtime.bigint();
   const cpu0 = process.cpuUsage();
   const end = start + BigInt(Math.round(seconds * 1e9));
   let n = 0;
+  let best = 0;
   let now = start;
+  let sliceStart = start;
+  let sliceN = 0;
   while (now < end) {
-    for (let i = 0; i < 200; i++) crypto.sign(null, msg, privateKey);
-    n += 200;
+    for (let i = 0; i < 100; i++) crypto.sign(null, msg, key);
+    n += 100;
+    sliceN += 100;
     now = process.hrtime.bigint();
+    if (now - sliceStart >= 250_000_000n) {
+      best = Math.max(best, sliceN / (Number(now - sliceStart) / 1e9));
+      sliceStart = now;
+      sliceN = 0;
+    }
   }
   const cpu1 = process.cpuUsage(cpu0);
-  return { wall: n / (Number(now - start) / 1e9), cpu: n / ((cpu1.user + cpu1.system) / 1e6) };
+  const wall = n / (Number(now - start) / 1e9);
+  return { wall, best: Math.max(best, wall), cpu: n / ((cpu1.user + cpu1.system) / 1e6) };
 }
 
 // ---- issuance ----
@@ -294,7 +312,7 @@ async function main(): Promise<void> {
 
     log(`measuring raw Ed25519 signing for ${o.signSeconds} s`);
     const ed = ed25519SignsPerSecond(o.signSeconds);
-    const signs = ed.wall;
+    const signs = ed.best;
 
     log(`issuing for ${o.durationS} s with ${o.clients} ${o.client} clients x ${o.concurrency} concurrent requests`);
     if (o.cpuProfDir) daemon.child.kill("SIGUSR2");
@@ -316,6 +334,7 @@ async function main(): Promise<void> {
       errors: r.errors,
       pairsPerSecond: Math.round(pairs),
       ed25519SignsPerSecond: Math.round(signs),
+      ed25519SignsPerSecondAverage: Math.round(ed.wall),
       ratio: Number(ratio.toFixed(4)),
       p50Ms: Number(percentile(r.latenciesMs, 50).toFixed(2)),
       p99Ms: Number(percentile(r.latenciesMs, 99).toFixed(2)),
@@ -334,7 +353,7 @@ async function main(): Promise<void> {
     } else {
       const lines = [
         `certificate pairs (SSH + X.509): ${result.pairsPerSecond} pairs/s  (${r.ok} in ${result.seconds} s, ${o.clients} ${o.client} clients x ${o.concurrency} concurrent, ${r.errors} errors)`,
-        `raw Ed25519 sign (node:crypto, 1 thread, 300 B): ${result.ed25519SignsPerSecond} signs/s`,
+        `raw Ed25519 sign (node:crypto, 1 thread, 300 B): ${result.ed25519SignsPerSecond} signs/s (best quarter-second; ${result.ed25519SignsPerSecondAverage} on average)`,
         `ratio: ${result.ratio.toFixed(3)}`,
         `latency: p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms`,
         ...(result.daemonCpuUsPerPair === null

@@ -64,9 +64,31 @@ export async function rolesOf(ctx: AuthContext, names: string[]) {
   return roles;
 }
 
+/**
+ * Compiled checkers, per backend, keyed by the exact role revisions and traits
+ * they were compiled from. The roles are still read from the backend on every
+ * call: an edited role has a new revision and a deleted one is missing, so
+ * either changes the key and takes effect at once. Only the compiling is saved.
+ */
+const compiledCheckers = new WeakMap<object, Map<string, AccessChecker>>();
+const MAX_COMPILED_CHECKERS = 1000;
+
 export async function checkerFor(ctx: AuthContext, user: UserResource): Promise<AccessChecker> {
   const roles = await rolesOf(ctx, user.spec.roles);
-  return new AccessChecker(roles as unknown as Role[], user.spec.traits);
+  if (roles.some((r) => r.metadata.revision === undefined)) return new AccessChecker(roles as unknown as Role[], user.spec.traits);
+  const key = JSON.stringify([roles.map((r) => [r.metadata.name, r.metadata.revision]), user.spec.traits]);
+  let cache = compiledCheckers.get(ctx.backend);
+  if (!cache) {
+    cache = new Map();
+    compiledCheckers.set(ctx.backend, cache);
+  }
+  const hit = cache.get(key);
+  if (hit) return hit;
+  // Traits are copied so that the cached checker cannot change with the caller's object.
+  const checker = new AccessChecker(roles as unknown as Role[], structuredClone(user.spec.traits));
+  if (cache.size >= MAX_COMPILED_CHECKERS) cache.clear();
+  cache.set(key, checker);
+  return checker;
 }
 
 /** Issues a user's SSH and X.509 certificates, with TTL capped by the roles' max_session_ttl. */

@@ -123,7 +123,10 @@ function serve(route: Route, stream: ServerHttp2Stream, headers: IncomingHttpHea
   });
 
   const deadline = deadlineMs(headers["grpc-timeout"], o.maxTimeoutMs ?? 0);
-  if (deadline instanceof ConnectError) return fail(deadline);
+  if (deadline instanceof ConnectError) {
+    fail(deadline);
+    return;
+  }
   const expiresAt = deadline === undefined ? undefined : Date.now() + deadline;
   if (deadline !== undefined) {
     timer = setTimeout(() => {
@@ -151,18 +154,22 @@ function serve(route: Route, stream: ServerHttp2Stream, headers: IncomingHttpHea
     try {
       input = fromBinary(route.method.input, envelopePayload(Buffer.concat(chunks, size)));
     } catch (e) {
-      return fail(e instanceof ConnectError ? e : new ConnectError(`failed to parse request: ${String(e)}`, Code.InvalidArgument));
+      fail(e instanceof ConnectError ? e : new ConnectError(`failed to parse request: ${String(e)}`, Code.InvalidArgument));
+      return;
     }
-    const hc = new LazyContext(route, headers, o.contextValues(stream), controller.signal, expiresAt);
-    route
-      .impl(input, hc)
+    let hc: LazyContext | undefined;
+    Promise.resolve()
+      .then(() => {
+        hc = new LazyContext(route, headers, o.contextValues(stream), controller.signal, expiresAt);
+        return route.impl(input, hc);
+      })
       .then((out) => {
         const payload = toBinary(route.method.output, out);
         const body = Buffer.allocUnsafe(5 + payload.length);
         body[0] = 0;
         body.writeUInt32BE(payload.length, 1);
         body.set(payload, 5);
-        finish({ "grpc-status": "0" }, body, hc.resHeader, hc.resTrailer);
+        finish({ "grpc-status": "0" }, body, hc?.resHeader, hc?.resTrailer);
       })
       .catch(fail);
   });

@@ -11,7 +11,11 @@ import { authServiceImpl } from "./handlers.ts";
 
 export const peerKey = createContextKey<Peer>({ kind: "anonymous", addr: "?" });
 
-/** Unary methods served by the lean gRPC path instead of Connect's adapter. */
+/**
+ * Unary methods served by the lean gRPC path (grpc-unary.ts) instead of
+ * Connect's adapter: interceptors or options added to the adapter below do not
+ * apply to them.
+ */
 export const FAST_METHODS = ["generateUserCerts", "generateHostCerts"] as const;
 
 /** Responses smaller than this go uncompressed. */

@@ -148,7 +148,7 @@ function ipBytes(ip: string): Buffer {
     throw badParameter(`invalid IP address ${JSON.stringify(ip)}`);
   }
   const out = Buffer.alloc(16);
-  words.forEach((w, i) => out.writeUInt16BE(w, i * 2));
+  for (let i = 0; i < 8; i++) out.writeUInt16BE(words[i] ?? 0, i * 2);
   return out;
 }
 
