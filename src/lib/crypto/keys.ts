@@ -40,34 +40,38 @@ export function sshKeyAlgorithm(key: KeyObject): SshKeyAlgorithm {
   throw badParameter(`unsupported key type ${key.asymmetricKeyType ?? "unknown"} (want Ed25519 or ECDSA P-256)`);
 }
 
-interface Jwk {
-  x?: string;
-  y?: string;
-  d?: string;
-}
+// Raw bytes come from the fixed-layout DER encodings rather than a JWK export: on
+// Node 20, exporting a freshly generated key as JWK can deadlock when garbage
+// collection runs inside the export.
+const ED25519_SPKI_LEN = 44;
+const ED25519_PKCS8_LEN = 48;
+const P256_SPKI_LEN = 91;
 
-function jwkOf(key: KeyObject): Jwk {
-  return key.export({ format: "jwk" }) as Jwk;
-}
-
-function jwkBytes(v: string | undefined, size: number): Buffer {
-  const b = Buffer.from(v ?? "", "base64url");
-  if (b.length !== size) throw badParameter("unexpected key encoding");
-  return b;
+function tail(der: Buffer, expectedLen: number, size: number): Buffer {
+  if (der.length !== expectedLen) throw badParameter("unexpected key encoding");
+  return Buffer.from(der.subarray(der.length - size));
 }
 
 /** Raw public key bytes: 32 bytes for Ed25519, the uncompressed point (0x04||X||Y) for P-256. */
 export function rawPublicKey(key: KeyObject): Buffer {
-  const jwk = jwkOf(toPublicKey(key));
-  if (sshKeyAlgorithm(key) === SSH_ED25519) return jwkBytes(jwk.x, 32);
-  return Buffer.concat([Buffer.from([4]), jwkBytes(jwk.x, 32), jwkBytes(jwk.y, 32)]);
+  const der = toPublicKey(key).export({ format: "der", type: "spki" });
+  if (sshKeyAlgorithm(key) === SSH_ED25519) return tail(der, ED25519_SPKI_LEN, 32);
+  const point = tail(der, P256_SPKI_LEN, 65);
+  if (point[0] !== 4) throw badParameter("unexpected key encoding");
+  return point;
 }
 
 /** The raw private scalar/seed (32 bytes for both supported types). */
 export function rawPrivateKey(key: KeyObject): Buffer {
   if (key.type !== "private") throw badParameter("expected a private key");
-  sshKeyAlgorithm(key);
-  return jwkBytes(jwkOf(key).d, 32);
+  if (sshKeyAlgorithm(key) === SSH_ED25519) return tail(key.export({ format: "der", type: "pkcs8" }), ED25519_PKCS8_LEN, 32);
+  // SEC1 ECPrivateKey: SEQUENCE { INTEGER 1, OCTET STRING (32) d, ... }.
+  const der = key.export({ format: "der", type: "sec1" });
+  const at = der[1] === 0x81 ? 3 : 2;
+  if (der[0] !== 0x30 || der[at] !== 0x02 || der[at + 1] !== 0x01 || der[at + 2] !== 0x01 || der[at + 3] !== 0x04 || der[at + 4] !== 0x20) {
+    throw badParameter("unexpected key encoding");
+  }
+  return Buffer.from(der.subarray(at + 5, at + 5 + 32));
 }
 
 export function ed25519PublicFromRaw(raw: Buffer): KeyObject {
