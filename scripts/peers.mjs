@@ -12,6 +12,8 @@ const need = [
   { bin: "/usr/bin/openssl", pkg: "openssl" },
   { bin: "/usr/bin/psql", pkg: "postgresql-client" },
   { bin: "/usr/bin/pg_ctlcluster", pkg: "postgresql" },
+  // The web UI's browser tests drive it with playwright-core (which never downloads a browser).
+  { bin: "/usr/bin/chromium", pkg: "chromium" },
 ];
 
 function sh(cmd) {

@@ -3,6 +3,7 @@
  * to a user; `detail` is internal and never leaves the process.
  */
 export type ErrorKind =
+  | "unauthenticated"
   | "access-denied"
   | "not-found"
   | "already-exists"
@@ -26,6 +27,8 @@ export class JumpgateError extends Error {
 
 export const accessDenied = (message: string, detail?: string) =>
   new JumpgateError("access-denied", message, detail === undefined ? undefined : { detail });
+/** No session, or one that expired or was revoked: the caller must sign in again. */
+export const unauthenticated = (message: string) => new JumpgateError("unauthenticated", message);
 export const notFound = (message: string) => new JumpgateError("not-found", message);
 export const alreadyExists = (message: string) => new JumpgateError("already-exists", message);
 export const badParameter = (message: string) => new JumpgateError("bad-parameter", message);
@@ -40,6 +43,7 @@ export function isJumpgateError(e: unknown, kind?: ErrorKind): e is JumpgateErro
 
 /** HTTP status for each kind, used once at the web edge. */
 export const httpStatus: Record<ErrorKind, number> = {
+  unauthenticated: 401,
   "access-denied": 403,
   "not-found": 404,
   "already-exists": 409,

@@ -2,6 +2,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { type ErrorKind, JumpgateError, toJumpgateError } from "./errors.ts";
 
 const toCode: Record<ErrorKind, Code> = {
+  unauthenticated: Code.Unauthenticated,
   "access-denied": Code.PermissionDenied,
   "not-found": Code.NotFound,
   "already-exists": Code.AlreadyExists,
@@ -26,7 +27,6 @@ export function fromConnectError(e: unknown): JumpgateError {
   if (!(e instanceof ConnectError)) return transportError(e);
   if (e.cause instanceof Error && !(e.cause instanceof ConnectError)) return transportError(e.cause);
   const kind = (Object.entries(toCode).find(([, c]) => c === e.code)?.[0] ?? "connection-problem") as ErrorKind;
-  if (e.code === Code.Unauthenticated) return new JumpgateError("access-denied", e.rawMessage);
   if (e.code === Code.Unknown || e.code === Code.Unavailable || e.code === Code.DeadlineExceeded) {
     return new JumpgateError("connection-problem", `cannot reach the Auth Service: ${e.rawMessage}`);
   }

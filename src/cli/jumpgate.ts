@@ -37,6 +37,7 @@ function processOptions(cfg: JumpgateConfig, log: ProcessOptions["log"], demo: b
       secondFactor: a.authentication.second_factor,
       lockout: { maxAttempts: a.authentication.lockout.max_attempts, lockoutMs: a.authentication.lockout.lockout_duration },
       staticTokens: a.tokens,
+      sessionRecording: a.session_recording,
     };
   }
   const ssh = cfg.ssh_service;
@@ -57,7 +58,13 @@ function processOptions(cfg: JumpgateConfig, log: ProcessOptions["log"], demo: b
   if (p.enabled) {
     const listen = hp(p.listen_addr);
     const publicAddr = p.public_addr[0] ?? `${listen.host === "0.0.0.0" || listen.host === "::" ? "localhost" : listen.host}:${listen.port}`;
-    opts.proxy = { listen, publicAddr, httpsKeyPairs: p.https_keypairs };
+    opts.proxy = {
+      listen,
+      publicAddr,
+      httpsKeyPairs: p.https_keypairs,
+      trustedProxyProtocolAddrs: p.trusted_proxy_protocol_addrs,
+      ...(p.web_idle_timeout ? { webIdleTimeoutMs: p.web_idle_timeout } : {}),
+    };
   }
   return opts;
 }

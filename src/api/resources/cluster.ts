@@ -1,4 +1,4 @@
-/** Cluster-wide singletons: `cluster_name` and `cluster_auth_preference`. */
+/** Cluster-wide singletons: `cluster_name`, `cluster_auth_preference` and `session_recording_config`. */
 import { z } from "zod";
 import { bool, count, metadata, nonEmptyString, oneOf, positiveDuration, str, strict } from "./schema.ts";
 
@@ -39,7 +39,28 @@ export const clusterAuthPreferenceSchema = strict({
   spec: authPreferenceSpec.prefault({}),
 });
 
+/**
+ * Where interactive SSH sessions are recorded (Teleport's names): `node` (the
+ * default: Jumpgate nodes record, the proxy records agentless OpenSSH nodes),
+ * `proxy` (the proxy records every session it forwards, nodes record none),
+ * `off` (nobody records; audit events are still emitted).
+ */
+export const SESSION_RECORDING_MODES = ["node", "proxy", "off"] as const;
+export type SessionRecordingMode = (typeof SESSION_RECORDING_MODES)[number];
+
+export const sessionRecordingConfigSchema = strict({
+  kind: z.literal("session_recording_config"),
+  version: z.literal("v2"),
+  metadata,
+  spec: strict({
+    mode: oneOf(SESSION_RECORDING_MODES).prefault("node"),
+    /** Accepted for Teleport compatibility; the proxy always checks registered host keys where it has them. */
+    proxy_checks_host_keys: bool.optional(),
+  }).prefault({}),
+});
+
 export type ClusterName = z.output<typeof clusterNameSchema>;
 export type ClusterNameInput = z.input<typeof clusterNameSchema>;
 export type ClusterAuthPreference = z.output<typeof clusterAuthPreferenceSchema>;
 export type ClusterAuthPreferenceInput = z.input<typeof clusterAuthPreferenceSchema>;
+export type SessionRecordingConfig = z.output<typeof sessionRecordingConfigSchema>;

@@ -9,6 +9,10 @@ export {
   clusterNameSchema,
   SECOND_FACTORS,
   type SecondFactor,
+  SESSION_RECORDING_MODES,
+  type SessionRecordingConfig,
+  type SessionRecordingMode,
+  sessionRecordingConfigSchema,
 } from "./cluster.ts";
 export { durationProblem, formatDuration, parseDuration, tryParseDuration } from "./duration.ts";
 export type { DocumentLocation, Path } from "./issues.ts";

@@ -24,7 +24,7 @@ const BAD: Array<{ name: string; doc: unknown; where?: { source?: string; index?
     name: "unknown kind",
     doc: { kind: "rolez", version: "v7", metadata: { name: "dev" } },
     message:
-      'resource "dev": unknown kind "rolez"; known kinds: cert_authority, cluster_auth_preference, cluster_name, lock, node, role, session_tracker, token, user',
+      'resource "dev": unknown kind "rolez"; known kinds: cert_authority, cluster_auth_preference, cluster_name, lock, node, role, session_recording_config, session_tracker, token, user',
   },
   {
     name: "unknown field, with a suggestion",
@@ -178,6 +178,15 @@ describe("parseResource accepts each kind and applies defaults", () => {
     });
     assert.deepEqual(t.spec, { roles: ["node", "db", "desktop"], join_method: "token" });
   });
+  it("session_recording_config: mode defaults to node and is one of node, proxy, off", () => {
+    const p = parseResourceOf("session_recording_config", { kind: "session_recording_config", version: "v2", metadata: { name: "session_recording_config" } });
+    assert.equal(p.spec.mode, "node");
+    assert.throws(
+      () => parseResourceOf("session_recording_config", { kind: "session_recording_config", version: "v2", metadata: { name: "s" }, spec: { mode: "node-sync" } }),
+      /spec\.mode: expected one of "node", "proxy", "off"/,
+    );
+  });
+
   it("cluster_auth_preference: lockout defaults", () => {
     const p = parseResourceOf("cluster_auth_preference", { kind: "cluster_auth_preference", version: "v2", metadata: { name: "cap" } });
     assert.deepEqual(p.spec, { type: "local", second_factor: "otp", lockout: { max_attempts: 5, lockout_duration: "20m" } });

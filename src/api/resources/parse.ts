@@ -11,6 +11,8 @@ import {
   type ClusterName,
   clusterAuthPreferenceSchema,
   clusterNameSchema,
+  type SessionRecordingConfig,
+  sessionRecordingConfigSchema,
 } from "./cluster.ts";
 import { type DocumentLocation, defaultErrorMap, describeDocument, formatProblems, problemsOf } from "./issues.ts";
 import { type Lock, lockSchema } from "./lock.ts";
@@ -21,7 +23,7 @@ import { type SessionTracker, sessionTrackerSchema } from "./session-tracker.ts"
 import { type Token, tokenSchema } from "./token.ts";
 import { type User, userSchema } from "./user.ts";
 
-export type Resource = User | Role | Token | CertAuthority | ClusterName | ClusterAuthPreference | Node | Lock | SessionTracker;
+export type Resource = User | Role | Token | CertAuthority | ClusterName | ClusterAuthPreference | Node | Lock | SessionTracker | SessionRecordingConfig;
 export type ResourceKind = Resource["kind"];
 export type ResourceOfKind<K extends ResourceKind> = Extract<Resource, { kind: K }>;
 
@@ -37,6 +39,7 @@ const KINDS: Readonly<Record<ResourceKind, KindEntry>> = {
   lock: { versions: ["v2"], schema: lockSchema },
   node: { versions: ["v2"], schema: nodeSchema },
   role: { versions: ROLE_VERSIONS, schema: roleSchema },
+  session_recording_config: { versions: ["v2"], schema: sessionRecordingConfigSchema },
   session_tracker: { versions: ["v1"], schema: sessionTrackerSchema },
   token: { versions: ["v2"], schema: tokenSchema },
   user: { versions: ["v2"], schema: userSchema },

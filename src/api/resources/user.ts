@@ -22,6 +22,8 @@ const userStatus = strict({
   lock_expires: timestamp.optional(),
   locked_time: timestamp.optional(),
   recovery_attempt_lock_expires: timestamp.optional(),
+  /** Set by Auth on reads: the user has not completed his invitation yet. */
+  invite_pending: bool.optional(),
 });
 
 const createdBy = strict({

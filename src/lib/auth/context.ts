@@ -19,6 +19,8 @@ export interface AuthConfig {
   version: string;
   /** Where session recordings are kept. */
   recordingsDir: string;
+  /** `auth_service.session_recording`, written to `session_recording_config` at each start; default `node`. */
+  sessionRecording?: "node" | "proxy" | "off";
 }
 
 /** Everything the Auth Service's parts share; built once in server.ts. */

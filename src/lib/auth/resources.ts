@@ -2,11 +2,14 @@ import { badParameter, notFound } from "../../api/errors.ts";
 import type { StoredResource } from "../services/index.ts";
 import { publicCa, type CaResource } from "./authorities.ts";
 import { type AuthContext, storeForKind } from "./context.ts";
+import { withStatus } from "./users.ts";
 import { validateResource } from "./validate.ts";
 
 /** Kinds the generic resource API reads, and which of them it writes. */
-export const READABLE_KINDS = ["user", "role", "token", "node", "lock", "cert_authority", "cluster_name", "cluster_auth_preference", "session_tracker"];
-const WRITABLE_KINDS = ["user", "role", "token", "node", "lock", "cluster_auth_preference", "session_tracker"];
+export const READABLE_KINDS = ["user", "role", "token", "node", "lock", "cert_authority", "cluster_name", "cluster_auth_preference", "session_recording_config", "session_tracker"];
+const WRITABLE_KINDS = ["user", "role", "token", "node", "lock", "cluster_auth_preference", "session_recording_config", "session_tracker"];
+/** Singletons kept in the cluster configuration store under their kind's name. */
+const CLUSTER_CONFIG_KINDS = ["cluster_name", "cluster_auth_preference", "session_recording_config"];
 
 export function normalizeKind(kind: string): string {
   const k = kind.toLowerCase();
@@ -19,6 +22,7 @@ export function normalizeKind(kind: string): string {
     cas: "cert_authority",
     cert_authorities: "cert_authority",
     cap: "cluster_auth_preference",
+    session_recording: "session_recording_config",
     session_trackers: "session_tracker",
   };
   return aliases[k] ?? k;
@@ -27,19 +31,21 @@ export function normalizeKind(kind: string): string {
 export async function getResource(ctx: AuthContext, kind: string, name: string): Promise<StoredResource> {
   const k = normalizeKind(kind);
   if (k === "cert_authority") return publicCa(await ctx.stores.cas.get(name));
-  if (k === "cluster_name" || k === "cluster_auth_preference") return ctx.stores.clusterConfig.get(k);
+  if (CLUSTER_CONFIG_KINDS.includes(k)) return ctx.stores.clusterConfig.get(k);
   const store = storeForKind(ctx.stores, k);
   if (!store) throw badParameter(`unknown kind "${kind}"; known kinds: ${READABLE_KINDS.join(", ")}`);
-  return store.get(name);
+  const res = await store.get(name);
+  return k === "user" ? withStatus(ctx, res) : res;
 }
 
 export async function listResources(ctx: AuthContext, kind: string): Promise<StoredResource[]> {
   const k = normalizeKind(kind);
   if (k === "cert_authority") return (await ctx.stores.cas.list()).map((c: CaResource) => publicCa(c));
-  if (k === "cluster_name" || k === "cluster_auth_preference") return [await ctx.stores.clusterConfig.get(k)];
+  if (CLUSTER_CONFIG_KINDS.includes(k)) return [await ctx.stores.clusterConfig.get(k)];
   const store = storeForKind(ctx.stores, k);
   if (!store) throw badParameter(`unknown kind "${kind}"; known kinds: ${READABLE_KINDS.join(", ")}`);
-  return store.list();
+  const all = await store.list();
+  return k === "user" ? Promise.all(all.map((u) => withStatus(ctx, u))) : all;
 }
 
 export async function upsertResource(
@@ -55,12 +61,14 @@ export async function upsertResource(
     throw badParameter(`resources of kind "${res.kind}" cannot be created with this command`);
   }
   if (res.kind === "user") {
+    // Status is Auth's to report (see withStatus), not a writer's to set.
+    delete (res.spec as { status?: unknown }).status;
     for (const r of (res.spec as { roles: string[] }).roles) {
       if (!(await ctx.stores.roles.find(r))) throw notFound(`user "${res.metadata.name}": role "${r}" does not exist`);
     }
   }
   let saved: StoredResource;
-  if (res.kind === "cluster_auth_preference") {
+  if (CLUSTER_CONFIG_KINDS.includes(res.kind)) {
     saved = await ctx.stores.clusterConfig.upsert({ ...res, metadata: { ...res.metadata, name: res.kind } });
   } else {
     const store = storeForKind(ctx.stores, res.kind);

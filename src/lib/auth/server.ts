@@ -53,6 +53,15 @@ export class AuthServer {
         },
       }),
     );
+    // Like the auth preference, the config file's recording mode applies at each start.
+    await stores.clusterConfig.upsert(
+      validateResource({
+        kind: "session_recording_config",
+        version: "v2",
+        metadata: { name: "session_recording_config" },
+        spec: { mode: config.sessionRecording ?? "node" },
+      }),
+    );
     for (const role of presetRoles()) {
       if (!(await stores.roles.find(role.metadata.name))) {
         await stores.roles.create(validateResource(role)).catch((e: unknown) => {

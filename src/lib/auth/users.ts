@@ -43,7 +43,7 @@ export async function createUser(
     kind: "user",
     version: "v2",
     metadata: { name: req.name },
-    spec: { roles: req.roles, traits: req.traits },
+    spec: { roles: req.roles, traits: req.traits, created_by: { time: ctx.clock.now().toISOString(), user: { name: req.actor } } },
   }) as UserResource;
   const user = (await ctx.stores.users.create(doc)) as UserResource;
   await ctx.stores.secrets.put(req.name, { login: { failures: [] } });
@@ -168,4 +168,22 @@ export async function completeInvite(
   await ctx.stores.secrets.put(t.user, secrets);
   await ctx.audit.emit({ event: "user.password_change", user: t.user, invite: t.kind });
   return t.user;
+}
+
+/**
+ * A user as readers see it: `spec.status` is Auth's to fill (from the user's
+ * secrets), never what a writer stored. `is_locked`/`lock_expires` are the
+ * login lockout (Teleport's names); `invite_pending` is true until the user has
+ * set a password through his invitation.
+ */
+export async function withStatus(ctx: AuthContext, user: StoredResource): Promise<StoredResource> {
+  const secrets = (await ctx.stores.secrets.get(user.metadata.name))?.value;
+  const lockedUntil = secrets?.login.lockedUntil;
+  const locked = lockedUntil !== undefined && lockedUntil > ctx.clock.now().getTime();
+  const status = {
+    is_locked: locked,
+    ...(locked ? { lock_expires: new Date(lockedUntil).toISOString() } : {}),
+    invite_pending: secrets !== undefined && secrets.passwordHash === undefined,
+  };
+  return { ...user, spec: { ...(user.spec as Record<string, unknown>), status } };
 }

@@ -164,3 +164,12 @@ test("the filename given appears in messages", () => {
     message: "/etc/jumpgate.yaml:1: auth_service.listen_addr: expected HOST:PORT",
   });
 });
+
+test("trusted_proxy_protocol_addrs: IPs and CIDRs, one or a list; bad entries name their line", () => {
+  const c = parseConfig("auth_service: {}\nproxy_service:\n  trusted_proxy_protocol_addrs: [10.0.0.0/8, 192.0.2.7, '2001:db8::/32', '::1']\n");
+  assert.deepEqual(c.proxy_service.trusted_proxy_protocol_addrs, ["10.0.0.0/8", "192.0.2.7", "2001:db8::/32", "::1"]);
+  assert.deepEqual(parseConfig("auth_service: {}\nproxy_service: {trusted_proxy_protocol_addrs: 10.1.2.3}\n").proxy_service.trusted_proxy_protocol_addrs, ["10.1.2.3"]);
+  const msg = messageOf("auth_service: {}\nproxy_service:\n  trusted_proxy_protocol_addrs:\n    - 10.0.0.0/8\n    - 10.0.0.0/33\n    - lb.example.com\n");
+  assert.match(msg, /^jumpgate\.yaml:5: proxy_service\.trusted_proxy_protocol_addrs\[1\]: expected an IP address or CIDR range$/m);
+  assert.match(msg, /^jumpgate\.yaml:6: proxy_service\.trusted_proxy_protocol_addrs\[2\]: expected an IP address or CIDR range$/m);
+});

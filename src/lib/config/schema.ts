@@ -127,8 +127,10 @@ const proxyService = z.strictObject({
       }),
     )
     .default([]),
-  /** Load balancers allowed to send a PROXY protocol header. */
-  trusted_proxy_protocol_addrs: z.array(cidrOrIp).default([]),
+  /** Load balancers that must send a PROXY protocol header: IPs or CIDR ranges, IPv4 or IPv6. */
+  trusted_proxy_protocol_addrs: listOf(cidrOrIp).default([]),
+  /** Web sessions end after this long without a request; default 30m. */
+  web_idle_timeout: duration.optional(),
 });
 
 const sshService = z.strictObject({

@@ -68,6 +68,8 @@ proxy_service:
   #   cert_file: /etc/jumpgate/proxy-cert.pem
   # Load balancers that send a PROXY protocol header:
   # trusted_proxy_protocol_addrs: ["10.0.0.0/8"]
+  # Web UI sessions end after this long without a request:
+  # web_idle_timeout: 30m
 
 ssh_service:
   enabled: yes

@@ -20,6 +20,7 @@ export interface EventCodeEntry {
 export const EVENT_CODES = {
   // Users and logins.
   "user.login": { success: "T1000I", failure: "T1000W", description: "local or SSO login" },
+  "user.logout": { success: "T1010I", description: "web session signed out" },
   "user.create": { success: "T1002I", description: "user created" },
   "user.update": { success: "T1003I", description: "user updated" },
   "user.delete": { success: "T1004I", description: "user deleted" },

@@ -4,7 +4,13 @@ export { type RelayOptions, relay } from "./relay.ts";
 export { type ProxyOptions, type ProxyService, startProxy } from "./service.ts";
 export {
   dialTcp,
+  type ForwardDecision,
+  Forwarder,
+  type ForwardPlan,
+  type ForwardPolicy,
   hostCandidates,
+  planRoute,
+  type SessionTracking,
   type NodeDialer,
   type ProxySshServerOptions,
   type ProxyUser,

@@ -1,12 +1,18 @@
 import net from "node:net";
 import tls from "node:tls";
 import type { Logger } from "pino";
+import { isJumpgateError } from "../../api/errors.ts";
+import { type Endpoint, parseProxyHeader } from "./proxyprotocol/index.ts";
 
 /**
  * The proxy's one public port (DESIGN §5). Each connection must say what it is
  * within a deadline: the first bytes select raw SSH or TLS, and for TLS the
  * ALPN protocol the client asked for selects the handler. Later issues register
  * more protocols; nothing here knows what they do.
+ *
+ * Connections from trusted load balancers must start with a PROXY protocol
+ * header (v1 or v2); the client it names becomes the connection's remote
+ * address for every handler. Anyone else sending such a header is refused.
  */
 export type ConnHandler = (socket: net.Socket | tls.TLSSocket, info: ConnInfo) => void;
 
@@ -24,6 +30,8 @@ export interface TlsKeyPair {
 export interface MuxOptions {
   tls: TlsKeyPair;
   handshakeTimeoutMs?: number;
+  /** IPs and CIDR ranges (IPv4 or IPv6) that must, and alone may, send a PROXY protocol header. */
+  trustedProxyProtocolAddrs?: string[];
   log: Logger;
 }
 
@@ -60,9 +68,13 @@ export class Multiplexer {
   private tls: tls.Server | undefined;
 
   private keyPair: TlsKeyPair;
+  private readonly trusted: (address: string) => boolean;
+  /** Real clients of PROXY-header connections on their way through TLS, by the socket's own peer address. */
+  private readonly proxiedTls = new Map<string, Endpoint>();
 
   constructor(private readonly opts: MuxOptions) {
     this.keyPair = opts.tls;
+    this.trusted = addressMatcher(opts.trustedProxyProtocolAddrs ?? []);
   }
 
   /** Swaps the public certificate; new handshakes use it at once. */
@@ -106,19 +118,54 @@ export class Multiplexer {
     socket.once("close", () => this.sockets.delete(socket));
     socket.on("error", () => socket.destroy());
     socket.setNoDelay(true);
-    const remoteAddr = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? 0}`;
+    const peerKey = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? 0}`;
+    let remoteAddr = peerKey;
     const timeout = this.opts.handshakeTimeoutMs ?? 10_000;
+    // One deadline covers the PROXY header and the first bytes after it.
     const deadline = setTimeout(() => socket.destroy(), timeout);
+    // From a trusted balancer, a PROXY header must come first.
+    const trusted = this.trusted(socket.remoteAddress ?? "");
+    let expectHeader = trusted;
+    let client: Endpoint | undefined;
     let buf = Buffer.alloc(0);
+    const refuse = (why: string, detail: Record<string, unknown> = {}) => {
+      socket.off("data", onData);
+      clearTimeout(deadline);
+      this.opts.log.debug({ remoteAddr, ...detail }, why);
+      socket.destroy();
+    };
     const onData = (chunk: Buffer) => {
       buf = Buffer.concat([buf, chunk]);
+      if (expectHeader) {
+        let r: ReturnType<typeof parseProxyHeader>;
+        try {
+          r = parseProxyHeader(buf);
+        } catch (e) {
+          const err = isJumpgateError(e) ? e.message : String(e);
+          return refuse("closing connection from a trusted proxy without a valid PROXY header", { err });
+        }
+        // The parser bounds what it waits for (107 bytes for v1, 64 KiB for v2).
+        if (r.kind === "need-more") return;
+        expectHeader = false;
+        if (r.header.command === "proxy") {
+          client = r.header.source;
+          remoteAddr = `${client.address}:${client.port}`;
+        }
+        buf = buf.subarray(r.consumed);
+        if (buf.length === 0) return;
+      }
       const kind = classifyFirstBytes(buf);
       if (kind === "need-more" && buf.length < 64) return;
+      if (kind === "proxy-v1" || kind === "proxy-v2") {
+        const why = trusted ? "a second PROXY header" : "a PROXY header from an address not in trusted_proxy_protocol_addrs";
+        return refuse(`closing connection: ${why}`, { peer: peerKey });
+      }
       socket.off("data", onData);
       socket.pause();
       socket.unshift(buf);
       clearTimeout(deadline);
-      if (kind === "tls") return this.acceptTls(socket);
+      if (client) presentAs(socket, client);
+      if (kind === "tls") return this.acceptTls(socket, peerKey, client);
       const raw = kind === "ssh" ? this.rawHandlers.get("ssh") : undefined;
       if (!raw) {
         this.opts.log.debug({ remoteAddr, kind }, "closing connection with unknown protocol");
@@ -147,19 +194,73 @@ export class Multiplexer {
         return;
       }
       s.on("error", () => s.destroy());
+      const client = this.takeProxied(s);
+      if (client) presentAs(s, client);
       const info: ConnInfo = { remoteAddr: `${s.remoteAddress ?? "?"}:${s.remotePort ?? 0}`, alpn };
       const serverName = (s as tls.TLSSocket & { servername?: string | false }).servername;
       if (typeof serverName === "string") info.serverName = serverName;
       handler(s, info);
     });
-    server.on("tlsClientError", (_err, s) => s.destroy());
+    server.on("tlsClientError", (_err, s) => {
+      this.takeProxied(s);
+      s.destroy();
+    });
     this.tls = server;
     return server;
   }
 
-  private acceptTls(socket: net.Socket): void {
+  private acceptTls(socket: net.Socket, peerKey: string, client: Endpoint | undefined): void {
+    if (client) {
+      // The TLS socket reports the balancer's address (its own handle's peer); remember the client for it.
+      this.proxiedTls.set(peerKey, client);
+      socket.once("close", () => this.proxiedTls.delete(peerKey));
+    }
     // From here the TLS server's handshakeTimeout is the deadline. The TLS socket
     // takes over the handle and first consumes the bytes unshifted back above.
     this.tlsServer().emit("connection", socket);
   }
+
+  private takeProxied(s: net.Socket): Endpoint | undefined {
+    if (this.proxiedTls.size === 0) return undefined;
+    const key = `${s.remoteAddress ?? "?"}:${s.remotePort ?? 0}`;
+    const client = this.proxiedTls.get(key);
+    this.proxiedTls.delete(key);
+    return client;
+  }
+}
+
+/**
+ * Makes the socket report the client from a PROXY header as its remote end, so
+ * every handler (and `req.socket.remoteAddress` in HTTP handlers) sees it.
+ */
+function presentAs(socket: net.Socket, client: Endpoint): void {
+  const family = net.isIPv6(client.address) ? "IPv6" : "IPv4";
+  for (const [name, value] of [
+    ["remoteAddress", client.address],
+    ["remotePort", client.port],
+    ["remoteFamily", family],
+  ] as const) {
+    Object.defineProperty(socket, name, { value, configurable: true, enumerable: true });
+  }
+}
+
+/**
+ * A matcher for IPs and CIDR ranges (IPv4 and IPv6). IPv4-mapped IPv6 peers
+ * ("::ffff:10.0.0.1", as a dual-stack listener reports them) match IPv4 entries.
+ */
+export function addressMatcher(entries: string[]): (address: string) => boolean {
+  if (entries.length === 0) return () => false;
+  const list = new net.BlockList();
+  for (const entry of entries) {
+    const [ip = "", bits] = entry.split("/");
+    const type = net.isIPv6(ip) ? "ipv6" : "ipv4";
+    if (bits === undefined) list.addAddress(ip, type);
+    else list.addSubnet(ip, Number(bits), type);
+  }
+  return (address) => {
+    const v4 = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
+    if (v4 !== undefined && list.check(v4, "ipv4")) return true;
+    const type = net.isIPv4(address) ? "ipv4" : net.isIPv6(address) ? "ipv6" : undefined;
+    return type !== undefined && list.check(address, type);
+  };
 }

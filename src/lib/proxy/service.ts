@@ -5,7 +5,7 @@ import type { Logger } from "pino";
 import type { AuthClient } from "../../api/authclient.ts";
 import { ALPN } from "../../api/constants.ts";
 import { Multiplexer } from "./mux.ts";
-import { createWebHandler } from "./web/server.ts";
+import { createWebServer } from "./web/server.ts";
 
 export interface ProxyOptions {
   host: string;
@@ -20,6 +20,10 @@ export interface ProxyOptions {
   sshProxy?: { handleConnection(stream: Duplex, info: { remoteAddr: string }): void };
   /** When given, serves the `jumpgate-reversetunnel` route (a TunnelServer). */
   reverseTunnel?: { handle(socket: Duplex, info?: { remoteAddr: string }): void };
+  /** Idle expiry of web sessions (`proxy_service.web_idle_timeout`); default 30 min. */
+  webIdleTimeoutMs?: number;
+  /** Load balancers that must send a PROXY protocol header (`proxy_service.trusted_proxy_protocol_addrs`). */
+  trustedProxyProtocolAddrs?: string[];
 }
 
 export interface ProxyService {
@@ -31,12 +35,25 @@ export interface ProxyService {
 
 /** The Proxy Service: the one public port, with web API and Auth passthrough for now. */
 export async function startProxy(opts: ProxyOptions): Promise<ProxyService> {
-  const mux = new Multiplexer({ tls: opts.tls, log: opts.log });
+  const mux = new Multiplexer({
+    tls: opts.tls,
+    log: opts.log,
+    ...(opts.trustedProxyProtocolAddrs ? { trustedProxyProtocolAddrs: opts.trustedProxyProtocolAddrs } : {}),
+  });
+  const webServer = createWebServer({
+    auth: opts.auth,
+    log: opts.log,
+    publicAddr: opts.publicAddr,
+    authAddr: `${opts.authAddr.host}:${opts.authAddr.port}`,
+    ...(opts.sshProxy ? { sshProxy: opts.sshProxy } : {}),
+    ...(opts.webIdleTimeoutMs === undefined ? {} : { idleTimeoutMs: opts.webIdleTimeoutMs }),
+  });
   const web = http.createServer(
     { requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000, maxHeaderSize: 16 * 1024 },
-    createWebHandler({ auth: opts.auth, log: opts.log, publicAddr: opts.publicAddr }),
+    webServer.handle,
   );
   web.on("clientError", (_e, s) => s.destroy());
+  web.on("upgrade", webServer.upgrade);
   mux.handleAlpn(ALPN.http1, (s) => web.emit("connection", s));
   mux.handleAlpn(ALPN.auth, (s) => {
     // Admin clients run TLS to Auth inside this stream: the proxy never sees their keys.
@@ -62,6 +79,7 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyService> {
     mux,
     setTls: (t) => mux.setTls(t),
     close: async () => {
+      webServer.close();
       await mux.close();
       web.closeAllConnections();
       await new Promise<void>((r) => web.close(() => r()));

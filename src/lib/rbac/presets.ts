@@ -19,6 +19,7 @@ const EDITOR_RESOURCES = [
   "role",
   "token",
   "cluster_auth_preference",
+  "session_recording_config",
   "node",
   "db",
   "app",

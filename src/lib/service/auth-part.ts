@@ -51,6 +51,7 @@ export async function startAuthPart(
       inviteTtlMs: 3600_000,
       version: VERSION,
       recordingsDir: join(opts.dataDir, "records"),
+      ...(a.sessionRecording ? { sessionRecording: a.sessionRecording } : {}),
     },
   });
   const authCreds = async () => {

@@ -12,6 +12,7 @@ import { createSpoolRecorderFactory, RecordingUploader } from "../events/index.t
 import { AuditQueue, CommandLabels, type CommandLabelSpec, Heartbeat } from "../srv/agent/index.ts";
 import { RbacAuthorizer, SshService } from "../srv/ssh/index.ts";
 import { ReverseTunnelAgent } from "../tunnel/index.ts";
+import { recordingModeReader } from "./recording-mode.ts";
 
 export interface NodeServiceOptions {
   dataDir: string;
@@ -133,6 +134,8 @@ export async function startNodeService(o: NodeServiceOptions): Promise<RunningNo
         const l = findLock(locks, { ...who, node: o.hostId }, o.clock.now());
         return l ? lockMessage(l) : undefined;
       },
+      // In mode "proxy" the proxy records this node's sessions; in "off" nobody does.
+      recordingMode: recordingModeReader(auth, o.clock),
       clock: o.clock,
     });
 

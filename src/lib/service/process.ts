@@ -29,11 +29,17 @@ export interface ProcessOptions {
     secondFactor: "off" | "otp" | "webauthn" | "on";
     lockout: { maxAttempts: number; lockoutMs: number };
     staticTokens: { token: string; roles: string[] }[];
+    /** Where sessions are recorded (`auth_service.session_recording`); default `node`. */
+    sessionRecording?: "node" | "proxy" | "off";
   };
   proxy?: {
     listen: { host: string; port: number };
     publicAddr: string;
     httpsKeyPairs: { cert_file: string; key_file: string }[];
+    /** Load balancers that must send a PROXY protocol header (IPs and CIDRs). */
+    trustedProxyProtocolAddrs?: string[];
+    /** Idle expiry of web sessions; default 30 min. */
+    webIdleTimeoutMs?: number;
   };
   node?: {
     labels: Record<string, string>;
@@ -110,6 +116,7 @@ export async function startProcess(opts: ProcessOptions): Promise<RunningProcess
         hostKey: first.keys.ssh.privateKey,
         hostCertificate: first.certs.sshCert,
         clusterName: server.clusterName,
+        dataDir: opts.dataDir,
         clock: systemClock,
         log,
       });
@@ -126,6 +133,8 @@ export async function startProcess(opts: ProcessOptions): Promise<RunningProcess
         log: log.child({ component: "proxy" }),
         sshProxy: proxySsh.ssh,
         reverseTunnel: proxySsh.tunnels,
+        ...(p.webIdleTimeoutMs ? { webIdleTimeoutMs: p.webIdleTimeoutMs } : {}),
+        ...(p.trustedProxyProtocolAddrs?.length ? { trustedProxyProtocolAddrs: p.trustedProxyProtocolAddrs } : {}),
       });
       const started = proxy;
       closers.push(() => started.close());

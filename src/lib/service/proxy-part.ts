@@ -7,6 +7,7 @@ import { findLock, type Lock, lockMessage, type Node, nodeLabels, type Role } fr
 import { parseSshPublicKey } from "../crypto/index.ts";
 import { ProxySshServer, type ResolvedNode, TunnelServer, tunnelOrDirectDialer } from "../proxy/index.ts";
 import { AccessChecker } from "../rbac/index.ts";
+import { startProxyForwarder } from "./proxy-forward.ts";
 
 const NODE_CACHE_MS = 2_000;
 const CA_REFRESH_MS = 5 * 60_000;
@@ -20,6 +21,8 @@ export async function startProxySsh(o: {
   hostKey: KeyObject;
   hostCertificate: string;
   clusterName: string;
+  /** Where the proxy spools the sessions it records. */
+  dataDir: string;
   clock: Clock;
   log: Logger;
 }) {
@@ -51,6 +54,7 @@ export async function startProxySsh(o: {
       name: n.spec.hostname,
       ...(n.spec.addr ? { addr: n.spec.addr } : {}),
       viaTunnel: n.spec.use_tunnel === true,
+      agentless: n.sub_kind === "openssh",
       labels: nodeLabels(n),
     };
   };
@@ -81,6 +85,8 @@ export async function startProxySsh(o: {
     },
   });
 
+  const forwarding = await startProxyForwarder({ auth, dataDir: o.dataDir, userCaKeys: () => cas.user, clock: o.clock, log });
+
   const ssh = new ProxySshServer({
     hostKey: o.hostKey,
     hostCertificate: o.hostCertificate,
@@ -106,16 +112,7 @@ export async function startProxySsh(o: {
       const lock = findLock(locks, { user: user.name, roles: spec.roles, node: node.hostId }, o.clock.now());
       if (lock) return { allowed: false, reason: lockMessage(lock) };
       const checker = new AccessChecker(roles, spec.traits);
-      const agentless = (await listNodes()).find((n) => n.metadata.name === node.hostId)?.sub_kind === "openssh";
-      if (agentless) {
-        // A stock sshd accepts every principal in the certificate, so every one must be allowed on this node.
-        const refused = user.cert.principals.filter((l) => !checker.checkNodeAccess({ labels: node.labels }, l).allowed);
-        if (refused.length === 0) return { allowed: true };
-        return {
-          allowed: false,
-          reason: `${node.name} is an OpenSSH node and your certificate carries logins not allowed there (${refused.join(", ")}); ask for a role that allows them or a certificate without them`,
-        };
-      }
+      // Agentless nodes are terminated at the proxy, which checks the very login asked for (forward.ts).
       const logins = checker.sshLogins();
       if (logins.some((l) => checker.checkNodeAccess({ labels: node.labels }, l).allowed)) return { allowed: true };
       const first = logins[0];
@@ -130,6 +127,7 @@ export async function startProxySsh(o: {
       void auth.emitAuditEvent({ event: JSON.parse(JSON.stringify(e)) }).catch(() => undefined);
     },
     clusterName: o.clusterName,
+    forwarder: forwarding.forwarder,
     clock: o.clock,
     log: log.child({ component: "sshproxy" }),
   });
@@ -140,6 +138,7 @@ export async function startProxySsh(o: {
     close: async () => {
       clearInterval(caTimer);
       tunnels.close();
+      await forwarding.close();
     },
   };
 }

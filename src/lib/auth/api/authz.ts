@@ -95,6 +95,12 @@ export function requireProxyOrAdmin(c: Caller, what: string): void {
   throw accessDenied(`only the proxy may ${what}`);
 }
 
+/** Calls only the proxy makes on behalf of browsers (web sessions). */
+export function requireProxy(c: Caller, what: string): void {
+  if (c.kind === "host" && c.systemRoles.includes("proxy")) return;
+  throw accessDenied(`only the proxy may ${what}`);
+}
+
 /** Resource rules: admin may do anything; users by their roles' rules; hosts read. */
 export function requireRule(c: Caller, kind: string, verb: string): void {
   requireAuthenticated(c);

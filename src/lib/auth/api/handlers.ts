@@ -24,6 +24,8 @@ import { canReadRecording, emitAgentEvent, uploadRecordingPart } from "./agent-h
 import { guardSessionTrackerWrite, getSessionTracker, listSessionTrackers, SESSION_TRACKER } from "./session-trackers.ts";
 import { canSeeNode, certsToProto, guardGrant, guardRoles, isAudited, traitsFromProto, ttlMs } from "./handler-helpers.ts";
 import { watchResources } from "./watch.ts";
+import { authenticateWebSessionRpc, createWebSessionRpc, deleteWebSessionRpc } from "./websession-handlers.ts";
+import { generateForwardingHostCert, generateForwardingUserCert } from "./forwarding-handlers.ts";
 
 export function authServiceImpl(server: AuthServer): ServiceImpl<typeof AuthService> {
   const ctx = server.ctx;
@@ -324,6 +326,13 @@ export function authServiceImpl(server: AuthServer): ServiceImpl<typeof AuthServ
       }
       for (const data of chunks) yield { data };
     },
+
+    createWebSession: wrap((req, c) => createWebSessionRpc(ctx, c, req)),
+    authenticateWebSession: wrap((req, c) => authenticateWebSessionRpc(ctx, c, req)),
+    deleteWebSession: wrap((req, c) => deleteWebSessionRpc(ctx, c, req)),
+
+    generateForwardingUserCert: wrap((req, c) => generateForwardingUserCert(ctx, c, req)),
+    generateForwardingHostCert: wrap((req, c) => generateForwardingHostCert(ctx, c, req)),
 
     searchEvents: wrap(async (req, c) => {
       requireRule(c, "event", "list");

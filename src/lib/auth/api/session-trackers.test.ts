@@ -71,7 +71,15 @@ describe("session trackers through the Auth API", () => {
     await refused(other.upsertResource({ resource: tracker("host-1"), overwrite: true }), "access-denied", /may only write session trackers for itself/);
     await refused(other.upsertResource({ resource: tracker("host-2"), overwrite: true }), "access-denied", /may not overwrite session .* of another host/);
     const proxy = await api.asHost("proxy", "proxy-1");
-    await refused(proxy.upsertResource({ resource: tracker("proxy-1"), overwrite: true }), "access-denied", /may not update session_tracker/);
+    await refused(proxy.upsertResource({ resource: tracker("proxy-1"), overwrite: true }), "access-denied", /may only write session trackers for agentless OpenSSH nodes/);
+    // The sessions it forwards to agentless OpenSSH nodes are the proxy's to track (no agent runs there).
+    await f.ctx.stores.nodes.create(
+      validateResource({ kind: "node", version: "v2", sub_kind: "openssh", metadata: { name: "legacy" }, spec: { addr: "127.0.0.1:22", hostname: "legacy" } }),
+    );
+    const agentless = "5d1b7c43-8a36-4b9e-9d8e-0f4c2a7b9e11";
+    await proxy.upsertResource({ resource: tracker("legacy", "alice", agentless), overwrite: true });
+    await refused(proxy.upsertResource({ resource: tracker("host-1", "alice", agentless), overwrite: true }), "access-denied", /agentless OpenSSH nodes/);
+    await f.ctx.stores.sessionTrackers.delete(agentless);
     const alice = await api.asUser("alice");
     await refused(alice.upsertResource({ resource: tracker("host-1"), overwrite: true }), "access-denied", /may not update session_tracker/);
     const bad = tracker("host-1");

@@ -3,6 +3,8 @@
  * resource API:
  * - a node writes only trackers carrying its own host UUID (and never
  *   overwrites another host's), quietly (no audit event per refresh);
+ * - a proxy writes, as quietly, the trackers of agentless OpenSSH nodes'
+ *   sessions, which it forwards and records;
  * - a user sees the trackers of sessions he owns, takes part in, or could
  *   join in some mode by his roles' `join_sessions` (checked against the
  *   owner's current roles), or every tracker with a `session_tracker` rule;
@@ -89,6 +91,18 @@ export async function guardSessionTrackerWrite(ctx: AuthContext, c: Caller, doc:
     if (existing && specOf(existing).host_id !== c.name) {
       throw accessDenied(`host ${c.name} may not overwrite session ${name} of another host`);
     }
+    return true;
+  }
+  if (c.kind === "host" && c.systemRoles.includes("proxy")) {
+    // The proxy keeps the trackers of the sessions it forwards to agentless OpenSSH nodes (which run no agent).
+    const spec = doc.spec as { host_id?: unknown } | undefined;
+    const node = typeof spec?.host_id === "string" ? await ctx.stores.nodes.find(spec.host_id) : undefined;
+    if ((node as { sub_kind?: string } | undefined)?.sub_kind !== "openssh") {
+      throw accessDenied(`proxy ${c.name} may only write session trackers for agentless OpenSSH nodes`);
+    }
+    const name = (doc.metadata as { name?: unknown } | undefined)?.name;
+    const existing = typeof name === "string" && name !== "" ? await ctx.stores.sessionTrackers.find(name) : undefined;
+    if (existing && specOf(existing).host_id !== spec?.host_id) throw accessDenied(`proxy ${c.name} may not move session ${name} to another host`);
     return true;
   }
   for (const v of verbs) requireRule(c, SESSION_TRACKER, v);

@@ -10,6 +10,8 @@ export interface ResolvedNode {
   addr?: string;
   /** True when the node keeps a reverse tunnel to the proxy. */
   viaTunnel: boolean;
+  /** A stock OpenSSH sshd (node sub_kind `openssh`): the proxy terminates, checks and records its sessions. */
+  agentless?: boolean;
   labels: Record<string, string>;
 }
 

@@ -2,3 +2,13 @@
 export { dialTcp, type NodeDialer, type ResolvedNode, type TunnelDialer, tunnelOrDirectDialer } from "./dialer.ts";
 export { type ProxySshServerOptions, type ProxyUser, ProxySshServer, type RouteDecision } from "./server.ts";
 export { hostCandidates, parseProxySubsystem, type RouteTarget } from "./target.ts";
+export {
+  type ForwardDecision,
+  type ForwardedConn,
+  Forwarder,
+  type ForwarderOptions,
+  type ForwardPlan,
+  type ForwardPolicy,
+} from "./forward.ts";
+export { type SessionTracking } from "./forward-session.ts";
+export { planRoute } from "./plan.ts";

@@ -11,6 +11,7 @@ import { patched } from "../../ssh/index.ts";
 import { relay } from "../relay.ts";
 import { acceptSsh, checkCertificateLogin, hostOf, ssh2HostKey } from "../sshconn.ts";
 import type { NodeDialer, ResolvedNode } from "./dialer.ts";
+import type { ForwardPlan, Forwarder } from "./forward.ts";
 import { hostCandidates, isPlainName, parseProxySubsystem } from "./target.ts";
 
 /** A user logged in to the SSH proxy, from their certificate. */
@@ -40,9 +41,11 @@ export interface ProxySshServerOptions {
   clusterName?: string;
   /** From the first byte to a completed login; default 30 s. */
   loginTimeoutMs?: number;
+  /** Terminates (and records) the routes its plan says to; without it every route is relayed. */
+  forwarder?: Forwarder;
 }
 
-type RouteResult = { ok: true; node: ResolvedNode; upstream: Duplex } | { ok: false; message: string; denied: boolean };
+type RouteResult = { ok: true; node: ResolvedNode; upstream: Duplex; plan: ForwardPlan } | { ok: false; message: string; denied: boolean };
 
 const MAX_AUTH_FAILURES = 6;
 /** SSH_OPEN_ADMINISTRATIVELY_PROHIBITED, SSH_OPEN_CONNECT_FAILED (RFC 4254 §5.1). */
@@ -54,7 +57,9 @@ const OPEN_CONNECT_FAILED = 2;
  * the TLS `jumpgate-ssh` route. Users log in with their user certificate, then
  * open `direct-tcpip` to `HOST:PORT` (`ssh -J`) or a session with the
  * `proxy:HOST:PORT` subsystem (`jsh proxy ssh`); the proxy checks the route and
- * relays raw bytes to the node. The end-to-end SSH session runs inside.
+ * relays raw bytes to the node: the end-to-end SSH session runs inside. When
+ * the forwarder's plan says so (recording at the proxy, agentless nodes), the
+ * proxy terminates that inner session instead (forward.ts).
  */
 export class ProxySshServer {
   private hostKey: ReturnType<typeof ssh2HostKey>;
@@ -131,7 +136,7 @@ export class ProxySshServer {
           channel = undefined;
         }
         if (!channel) return r.upstream.destroy();
-        relay(channel, r.upstream);
+        this.carry(channel, r, remoteAddr);
       });
     });
     conn.on("session", (accept, reject) => {
@@ -158,7 +163,7 @@ export class ProxySshServer {
             if (r.ok) r.upstream.destroy();
             return;
           }
-          if (r.ok) return relay(channel, r.upstream);
+          if (r.ok) return this.carry(channel, r, remoteAddr);
           failChannel(channel, r.message);
         });
       });
@@ -174,6 +179,13 @@ export class ProxySshServer {
       session.on("pty", (_a, rejectPty) => rejectPty?.());
       session.on("env", (_a, rejectEnv) => rejectEnv?.());
     });
+  }
+
+  /** Relays the route's bytes, or hands it to the forwarder to terminate. */
+  private carry(channel: Duplex, r: Extract<RouteResult, { ok: true }>, remoteAddr: string): void {
+    const f = this.opts.forwarder;
+    if (f && r.plan.terminate) void f.serve(channel, r.upstream, r.node, r.plan, remoteAddr);
+    else relay(channel, r.upstream);
   }
 
   /** Resolves, authorizes and dials a route; audits the outcome. */
@@ -200,6 +212,15 @@ export class ProxySshServer {
       const where = { server_id: node.hostId, server_hostname: node.name };
       const decision = await this.opts.authorizeRoute(user, node);
       if (!decision.allowed) return refuse(`access to node ${JSON.stringify(node.name)} denied: ${decision.reason}`, true, where);
+      let plan: ForwardPlan = { terminate: false, record: false };
+      if (this.opts.forwarder) {
+        try {
+          plan = await this.opts.forwarder.plan(node);
+        } catch (e) {
+          this.opts.log.warn({ node: node.name, err: e instanceof Error ? e.message : String(e) }, "ssh proxy: cannot read the recording mode");
+          return refuse("cannot read the cluster's session recording mode; try again", false, where);
+        }
+      }
       let upstream: Duplex;
       try {
         upstream = await this.opts.dialer.dial(node, remoteAddr);
@@ -209,7 +230,7 @@ export class ProxySshServer {
         return refuse(`cannot reach node ${JSON.stringify(node.name)}: ${why}`, false, where);
       }
       this.emitAudit({ ...base, ...where, success: true });
-      return { ok: true, node, upstream };
+      return { ok: true, node, upstream, plan };
     } catch (e) {
       this.opts.log.error({ err: e instanceof Error ? (e.stack ?? e.message) : String(e), host }, "ssh proxy: routing failed");
       return refuse("internal error while routing the connection", false);

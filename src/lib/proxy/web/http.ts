@@ -72,10 +72,13 @@ export function sendHtml(res: ServerResponse, status: number, html: string): voi
   res.end(data);
 }
 
-/** The one place errors become HTTP: kind → status, and only the user-facing message. */
-export function sendError(res: ServerResponse, e: unknown): JumpgateError {
+/**
+ * The one place errors become HTTP: kind → status, and only the user-facing
+ * message (plus `extra`, such as the line and column of a YAML problem).
+ */
+export function sendError(res: ServerResponse, e: unknown, extra: Record<string, number | string> = {}): JumpgateError {
   const j = toJumpgateError(e);
-  if (!res.headersSent) sendJson(res, httpStatus[j.kind], { error: { kind: j.kind, message: j.message } });
+  if (!res.headersSent) sendJson(res, httpStatus[j.kind], { error: { kind: j.kind, message: j.message, ...extra } });
   else res.destroy();
   return j;
 }

@@ -1,187 +1,120 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Duplex } from "node:stream";
 import type { Logger } from "pino";
-import { notFound } from "../../../api/errors.ts";
 import type { AuthClient } from "../../../api/authclient.ts";
-import { INVITE_JS, invitePage, messagePage } from "./invite-page.ts";
-import { num, readJson, sendError, sendHtml, sendJson, str } from "./http.ts";
+import { type Clock, systemClock } from "../../../api/clock.ts";
+import { isJumpgateError, notFound } from "../../../api/errors.ts";
+import type { AuthedRoute } from "./context.ts";
+import { sendError } from "./http.ts";
+import { fallbackPages, publicRoutes, type PublicRoute } from "./public-routes.ts";
+import { dataRoutes, errorPosition } from "./routes/index.ts";
+import { clearedCookie, isStateChanging, readSessionCookie, requireCsrf, requireOrigin, WebSessions } from "./session.ts";
+import { currentSession, signIn, signOut } from "./session-routes.ts";
+import { staticUi } from "./static.ts";
+import { type SshEntry, TerminalSockets } from "./terminal.ts";
 
 export interface WebDeps {
+  /** Auth API client with the proxy's own identity. */
   auth: AuthClient;
   log: Logger;
+  /** host:port users reach the proxy at. */
   publicAddr: string;
+  /** host:port of the Auth API, for the per-user clients of web sessions. */
+  authAddr: string;
+  /** The proxy's SSH front door: web terminals enter it as `jsh ssh` does. */
+  sshProxy?: SshEntry;
+  /** Idle expiry of new web sessions; default Auth's (30 min). */
+  idleTimeoutMs?: number;
+  /** The built UI; default web/dist at the repository root. */
+  distDir?: string;
+  clock?: Clock;
 }
 
-type Route = (req: IncomingMessage, res: ServerResponse, params: string[]) => Promise<void>;
+export interface WebServer {
+  handle(req: IncomingMessage, res: ServerResponse): void;
+  /** The HTTP server's "upgrade" event: the WebSocket routes. */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  close(): void;
+}
 
-const TOKEN = "([0-9a-f]{1,128})";
+const match = (routes: PublicRoute[], method: string, path: string) => {
+  for (const [m, re, fn] of routes) {
+    const found = re.exec(path);
+    if (found && m === method) return { fn, params: found.slice(1) };
+  }
+  return undefined;
+};
 
 /**
- * The proxy's web API (JSON over HTTPS) and the pages served before the web UI
- * exists. Each route is small: it validates input and calls the Auth API with
- * the proxy's own identity.
+ * The proxy's web side, in order: the public API (no session), the session
+ * routes, the routes that need a session (cookie + CSRF, see session.ts), and
+ * the built UI (or, without one, the server-rendered fallback pages).
  */
-export function createWebHandler(deps: WebDeps): (req: IncomingMessage, res: ServerResponse) => void {
-  const { auth } = deps;
-  const clientAddr = (req: IncomingMessage) => `${req.socket.remoteAddress ?? "?"}:${req.socket.remotePort ?? 0}`;
+export function createWebServer(deps: WebDeps): WebServer {
+  const clock = deps.clock ?? systemClock;
+  const sessions = new WebSessions({
+    auth: deps.auth,
+    authAddr: deps.authAddr,
+    clock,
+    log: deps.log,
+    ...(deps.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: deps.idleTimeoutMs }),
+  });
+  const routeDeps = { auth: deps.auth, log: deps.log, publicAddr: deps.publicAddr };
+  const open = publicRoutes(routeDeps);
+  const pages = fallbackPages(routeDeps);
+  const authed: AuthedRoute[] = dataRoutes(routeDeps);
+  const ui = staticUi(deps.distDir);
+  const terminals = new TerminalSockets({ sessions, publicAddr: deps.publicAddr, log: deps.log, clock, ...(deps.sshProxy ? { sshProxy: deps.sshProxy } : {}) });
 
-  const routes: [string, RegExp, Route][] = [
-    [
-      "GET",
-      /^\/webapi\/ping$/,
-      async (_req, res) => {
-        const p = await auth.ping({});
-        sendJson(res, 200, {
-          cluster_name: p.clusterName,
-          server_version: p.serverVersion,
-          auth: { second_factor: p.secondFactor, type: "local" },
-          proxy: { public_addr: deps.publicAddr },
-        });
-      },
-    ],
-    [
-      "POST",
-      /^\/webapi\/login$/,
-      async (req, res) => {
-        const b = await readJson(req);
-        const c = await auth.authenticateUser({
-          user: str(b, "user"),
-          password: str(b, "password"),
-          otp: str(b, "otp", false),
-          sshPublicKey: str(b, "ssh_public_key"),
-          tlsPublicKey: str(b, "tls_public_key"),
-          ttlSeconds: BigInt(Math.floor(num(b, "ttl_seconds") ?? 0)),
-          clientAddr: clientAddr(req),
-        });
-        sendJson(res, 200, {
-          username: c.username,
-          cluster_name: c.clusterName,
-          ssh_cert: c.sshCert,
-          tls_cert: c.tlsCert,
-          tls_ca_certs: c.tlsCaCerts,
-          host_ca_certs: c.hostCaCerts,
-          ssh_ca_keys: c.sshCaKeys,
-          roles: c.roles,
-          logins: c.logins,
-          expires: c.expires,
-        });
-      },
-    ],
-    [
-      "GET",
-      new RegExp(`^/webapi/invites/${TOKEN}$`),
-      async (_req, res, [token]) => {
-        const i = await auth.getInvite({ token: token ?? "" });
-        sendJson(res, 200, {
-          user: i.user,
-          expires: i.expires,
-          second_factor: i.secondFactor,
-          totp_secret: i.totpSecret,
-          totp_url: i.totpUrl,
-          totp_qr_svg: i.totpQrSvg,
-        });
-      },
-    ],
-    [
-      "POST",
-      new RegExp(`^/webapi/invites/${TOKEN}$`),
-      async (req, res, [token]) => {
-        const b = await readJson(req);
-        const r = await auth.completeInvite({
-          token: token ?? "",
-          password: str(b, "password"),
-          totpCode: str(b, "totp_code", false),
-        });
-        sendJson(res, 200, { user: r.user });
-      },
-    ],
-    [
-      "POST",
-      /^\/webapi\/host\/join$/,
-      async (req, res) => {
-        const b = await readJson(req);
-        const dns = Array.isArray(b.dns_names) ? b.dns_names.filter((x): x is string => typeof x === "string") : [];
-        const c = await auth.registerUsingToken({
-          token: str(b, "token"),
-          hostId: str(b, "host_id"),
-          nodeName: str(b, "node_name", false),
-          role: str(b, "role"),
-          dnsNames: dns,
-          principals: dns,
-          sshPublicKey: str(b, "ssh_public_key"),
-          tlsPublicKey: str(b, "tls_public_key"),
-          remoteAddr: clientAddr(req),
-        });
-        sendJson(res, 200, {
-          ssh_cert: c.sshCert,
-          tls_cert: c.tlsCert,
-          tls_ca_certs: c.tlsCaCerts,
-          ssh_ca_keys: c.sshCaKeys,
-          cluster_name: c.clusterName,
-          host_id: c.hostId,
-        });
-      },
-    ],
-    [
-      "GET",
-      new RegExp(`^/web/invite/${TOKEN}$`),
-      async (_req, res, [token]) => {
-        try {
-          const [i, p] = await Promise.all([auth.getInvite({ token: token ?? "" }), auth.ping({})]);
-          sendHtml(
-            res,
-            200,
-            invitePage({
-              token: token ?? "",
-              user: i.user,
-              cluster: p.clusterName,
-              expires: i.expires,
-              totpSecret: i.totpSecret,
-              totpQrSvg: i.totpQrSvg,
-            }),
-          );
-        } catch (e) {
-          const j = sendErrorPage(res, e);
-          deps.log.debug({ kind: j }, "invite page refused");
-        }
-      },
-    ],
-    [
-      "GET",
-      /^\/web\/assets\/invite\.js$/,
-      async (_req, res) => {
-        res.writeHead(200, { "content-type": "text/javascript; charset=utf-8", "cache-control": "no-cache" });
-        res.end(INVITE_JS);
-      },
-    ],
-    [
-      "GET",
-      /^\/(web\/?)?$/,
-      async (_req, res) => {
-        sendHtml(res, 200, messagePage("Jumpgate", "Log in with: jsh login --proxy=" + deps.publicAddr));
-      },
-    ],
-  ];
-
-  return (req, res) => {
-    const url = new URL(req.url ?? "/", "https://proxy");
+  const dispatch = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
+    const method = req.method ?? "GET";
     const path = url.pathname;
-    const run = async () => {
-      for (const [method, re, fn] of routes) {
-        const m = re.exec(path);
-        if (m && req.method === method) return fn(req, res, m.slice(1));
+    const pub = match(open, method, path);
+    if (pub) {
+      // No session here: a browser's cross-site form or fetch is refused by its Origin.
+      if (isStateChanging(method)) requireOrigin(req, deps.publicAddr);
+      return pub.fn(req, res, pub.params);
+    }
+    if (path === "/webapi/sessions" && method === "POST") {
+      requireOrigin(req, deps.publicAddr);
+      return signIn(sessions, req, res);
+    }
+    if (path === "/webapi/sessions/current") {
+      if (method === "GET") return currentSession(sessions, req, res);
+      if (method === "DELETE") return signOut(sessions, req, res);
+    }
+    for (const r of authed) {
+      const m = r.path.exec(path);
+      if (!m || r.method !== method) continue;
+      const { user, session } = await sessions.resolve(readSessionCookie(req));
+      requireCsrf(req, session.csrfToken);
+      return r.handler(req, res, { user, params: m.slice(1), url });
+    }
+    if (method === "GET" || method === "HEAD") {
+      if (ui.available()) {
+        if (ui.serve(req, res, path, deps.publicAddr)) return;
+      } else {
+        const page = match(pages, "GET", path);
+        if (page) return page.fn(req, res, page.params);
       }
-      throw notFound(`no such page: ${req.method} ${path}`);
-    };
-    run().catch((e: unknown) => {
-      const j = sendError(res, e);
-      if (j.kind === "internal") deps.log.error({ err: e, path }, "web API error");
-    });
+    }
+    throw notFound(`no such page: ${method} ${path}`);
   };
-}
 
-function sendErrorPage(res: ServerResponse, e: unknown): string {
-  const j = e instanceof Error && "kind" in e ? (e as { kind: string; message: string }) : undefined;
-  const message = j?.message ?? "Something went wrong.";
-  sendHtml(res, j?.kind === "not-found" ? 404 : 400, messagePage("This link cannot be used", message));
-  return j?.kind ?? "internal";
+  return {
+    handle(req, res) {
+      const url = new URL(req.url ?? "/", "https://proxy");
+      dispatch(req, res, url).catch((e: unknown) => {
+        // A dead cookie is cleared, so the browser stops sending it.
+        if (isJumpgateError(e, "unauthenticated") && readSessionCookie(req) && !res.headersSent) res.setHeader("set-cookie", clearedCookie());
+        const j = sendError(res, e, errorPosition(e));
+        if (j.kind === "internal") deps.log.error({ err: e, path: url.pathname }, "web API error");
+      });
+    },
+    upgrade: (req, socket, head) => terminals.upgrade(req, socket, head),
+    close() {
+      terminals.close();
+      sessions.close();
+    },
+  };
 }

@@ -183,6 +183,31 @@ describe("RbacAuthorizer", () => {
   });
 });
 
+describe("RbacAuthorizer and the cluster's recording mode", () => {
+  const withMode = (mode: (() => Promise<string>) | undefined) =>
+    new RbacAuthorizer({
+      getUser: async () => ({ roles: ["dev"], traits: {} }),
+      getRole: async (name) => (name === "dev" ? dev : undefined),
+      labels: () => ({ env: "dev" }),
+      userCaKeys: () => [ca.publicKey],
+      clock,
+      ...(mode ? { recordingMode: mode } : {}),
+    });
+  const recorded = async (a: RbacAuthorizer) => {
+    const r = await a.authorize({ user: "alice", login: "ubuntu", cert: cert(), remoteAddr: "127.0.0.1" });
+    assert.ok(r.allowed);
+    return r.policy.recordSession;
+  };
+
+  it("records only in mode node (proxy: the proxy records; off: nobody), and records when the mode cannot be read", async () => {
+    assert.equal(await recorded(withMode(undefined)), true);
+    assert.equal(await recorded(withMode(async () => "node")), true);
+    assert.equal(await recorded(withMode(async () => "proxy")), false);
+    assert.equal(await recorded(withMode(async () => "off")), false);
+    assert.equal(await recorded(withMode(() => Promise.reject(new Error("auth down")))), true);
+  });
+});
+
 describe("RbacAuthorizer.authorizeJoin", () => {
   const watcher = role("watcher", { allow: { join_sessions: [{ name: "watch devs", roles: ["dev"], kinds: ["ssh"], modes: ["observer"] }] } });
   const pair = role("pair", { allow: { join_sessions: [{ name: "pair", roles: ["*"], kinds: ["ssh"], modes: ["peer", "observer"] }] } });

@@ -66,6 +66,11 @@ export interface RbacAuthorizerOptions {
   nodeName?: string;
   /** A lock in force on this user, one of his roles or this node: its message; undefined when none. */
   lockedBy?(who: { user: string; roles: string[] }): Promise<string | undefined>;
+  /**
+   * The cluster's `session_recording_config` mode; absent: `node`. Only in mode
+   * `node` does this node record (in `proxy` the proxy does, in `off` nobody).
+   */
+  recordingMode?(): Promise<string>;
 }
 
 /** True when a role turns SSH session recording off (`record_session: {ssh: off}`). */
@@ -108,10 +113,20 @@ export class RbacAuthorizer implements NodeAuthorizer {
       permitPortForwarding: perms.permitPortForwarding && ext.permitPortForwarding,
       permitAgentForwarding: perms.permitAgentForwarding && ext.permitAgentForwarding,
       clientIdleTimeoutMs: checker.clientIdleTimeoutMs(),
-      recordSession: !roles.some(recordingOff),
+      recordSession: !roles.some(recordingOff) && (await this.recordsHere()),
     };
     if (checker.disconnectExpiredCert()) policy.disconnectAt = req.cert.validBefore;
     return { allowed: true, policy };
+  }
+
+  /** Whether sessions are recorded on this side (the node's) at all; when the mode cannot be read, record. */
+  private async recordsHere(): Promise<boolean> {
+    if (!this.o.recordingMode) return true;
+    try {
+      return (await this.o.recordingMode()) === "node";
+    } catch {
+      return true;
+    }
   }
 
   async authorizeJoin(req: JoinAuthorizeRequest): Promise<JoinDecision> {

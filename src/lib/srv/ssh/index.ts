@@ -18,4 +18,4 @@ export { type OsLogin, lookupLogin, parsePasswdLine } from "./oslogin.ts";
 export { SshService, type SshServiceOptions } from "./server.ts";
 export type { RecorderFactory, SessionRecorder } from "./session.ts";
 export { parseScpCommand, type ScpCommand } from "./subsystems.ts";
-export type { TrackerSink } from "./tracker.ts";
+export { type TrackerSink, TrackerKeeper } from "./tracker.ts";

@@ -13,7 +13,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file jumpgate/v1/auth.proto.
  */
 export const file_jumpgate_v1_auth: GenFile = /*@__PURE__*/
-  fileDesc("ChZqdW1wZ2F0ZS92MS9hdXRoLnByb3RvEgtqdW1wZ2F0ZS52MSI/ChVFbWl0QXVkaXRFdmVudFJlcXVlc3QSJgoFZXZlbnQYASABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IhgKFkVtaXRBdWRpdEV2ZW50UmVzcG9uc2UiiwEKGlVwbG9hZFJlY29yZGluZ1BhcnRSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSDgoGb2Zmc2V0GAIgASgDEgwKBGRhdGEYAyABKAwSEAoIY29tcGxldGUYBCABKAgSKQoIbWV0YWRhdGEYBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IisKG1VwbG9hZFJlY29yZGluZ1BhcnRSZXNwb25zZRIMCgRzaXplGAEgASgDIkAKFUxpc3RSZWNvcmRpbmdzUmVxdWVzdBIMCgRmcm9tGAEgASgJEgoKAnRvGAIgASgJEg0KBWxpbWl0GAMgASgFIm4KDVJlY29yZGluZ0luZm8SEgoKc2Vzc2lvbl9pZBgBIAEoCRIpCghtZXRhZGF0YRgCIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSDAoEc2l6ZRgDIAEoAxIQCghjb21wbGV0ZRgEIAEoCCJIChZMaXN0UmVjb3JkaW5nc1Jlc3BvbnNlEi4KCnJlY29yZGluZ3MYASADKAsyGi5qdW1wZ2F0ZS52MS5SZWNvcmRpbmdJbmZvIikKE0dldFJlY29yZGluZ1JlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCSIeCg5SZWNvcmRpbmdDaHVuaxIMCgRkYXRhGAEgASgMIg0KC1BpbmdSZXF1ZXN0IlMKDFBpbmdSZXNwb25zZRIUCgxjbHVzdGVyX25hbWUYASABKAkSFgoOc2VydmVyX3ZlcnNpb24YAiABKAkSFQoNc2Vjb25kX2ZhY3RvchgDIAEoCSIPCg1TdGF0dXNSZXF1ZXN0IkwKCENBU3RhdHVzEgwKBHR5cGUYASABKAkSGAoQc3NoX2ZpbmdlcnByaW50cxgCIAMoCRIYChB0bHNfZmluZ2VycHJpbnRzGAMgAygJInsKDlN0YXR1c1Jlc3BvbnNlEhQKDGNsdXN0ZXJfbmFtZRgBIAEoCRIWCg5zZXJ2ZXJfdmVyc2lvbhgCIAEoCRIqCgthdXRob3JpdGllcxgDIAMoCzIVLmp1bXBnYXRlLnYxLkNBU3RhdHVzEg8KB3N0b3JhZ2UYBCABKAkiMAoSR2V0UmVzb3VyY2VSZXF1ZXN0EgwKBGtpbmQYASABKAkSDAoEbmFtZRgCIAEoCSIkChRMaXN0UmVzb3VyY2VzUmVxdWVzdBIMCgRraW5kGAEgASgJIkEKFUxpc3RSZXNvdXJjZXNSZXNwb25zZRIoCglyZXNvdXJjZXMYASADKAsyFS5qdW1wZ2F0ZS52MS5SZXNvdXJjZSJTChVVcHNlcnRSZXNvdXJjZVJlcXVlc3QSJwoIcmVzb3VyY2UYASABKAsyFS5qdW1wZ2F0ZS52MS5SZXNvdXJjZRIRCglvdmVyd3JpdGUYAiABKAgiMwoVRGVsZXRlUmVzb3VyY2VSZXF1ZXN0EgwKBGtpbmQYASABKAkSDAoEbmFtZRgCIAEoCSIYChZEZWxldGVSZXNvdXJjZVJlc3BvbnNlIjQKDFdhdGNoUmVxdWVzdBINCgVraW5kcxgBIAMoCRIVCg1mcm9tX3JldmlzaW9uGAIgASgDInEKCldhdGNoRXZlbnQSDAoEdHlwZRgBIAEoCRIQCghyZXZpc2lvbhgCIAEoAxIMCgRraW5kGAMgASgJEgwKBG5hbWUYBCABKAkSJwoIcmVzb3VyY2UYBSABKAsyFS5qdW1wZ2F0ZS52MS5SZXNvdXJjZSK0AQoRQ3JlYXRlVXNlclJlcXVlc3QSDAoEbmFtZRgBIAEoCRINCgVyb2xlcxgCIAMoCRI6CgZ0cmFpdHMYAyADKAsyKi5qdW1wZ2F0ZS52MS5DcmVhdGVVc2VyUmVxdWVzdC5UcmFpdHNFbnRyeRpGCgtUcmFpdHNFbnRyeRILCgNrZXkYASABKAkSJgoFdmFsdWUYAiABKAsyFy5qdW1wZ2F0ZS52MS5TdHJpbmdMaXN0OgI4ASIcCgpTdHJpbmdMaXN0Eg4KBnZhbHVlcxgBIAMoCSJ0ChJDcmVhdGVVc2VyUmVzcG9uc2USIwoEdXNlchgBIAEoCzIVLmp1bXBnYXRlLnYxLlJlc291cmNlEhQKDGludml0ZV90b2tlbhgCIAEoCRISCgppbnZpdGVfdXJsGAMgASgJEg8KB2V4cGlyZXMYBCABKAki2wEKEVVwZGF0ZVVzZXJSZXF1ZXN0EgwKBG5hbWUYASABKAkSDQoFcm9sZXMYAiADKAkSEQoJc2V0X3JvbGVzGAMgASgIEjoKBnRyYWl0cxgEIAMoCzIqLmp1bXBnYXRlLnYxLlVwZGF0ZVVzZXJSZXF1ZXN0LlRyYWl0c0VudHJ5EhIKCnNldF90cmFpdHMYBSABKAgaRgoLVHJhaXRzRW50cnkSCwoDa2V5GAEgASgJEiYKBXZhbHVlGAIgASgLMhcuanVtcGdhdGUudjEuU3RyaW5nTGlzdDoCOAEiIAoQUmVzZXRVc2VyUmVxdWVzdBIMCgRuYW1lGAEgASgJIiEKEEdldEludml0ZVJlcXVlc3QSDQoFdG9rZW4YASABKAkihQEKEUdldEludml0ZVJlc3BvbnNlEgwKBHVzZXIYASABKAkSDwoHZXhwaXJlcxgCIAEoCRIVCg1zZWNvbmRfZmFjdG9yGAMgASgJEhMKC3RvdHBfc2VjcmV0GAQgASgJEhAKCHRvdHBfdXJsGAUgASgJEhMKC3RvdHBfcXJfc3ZnGAYgASgJIksKFUNvbXBsZXRlSW52aXRlUmVxdWVzdBINCgV0b2tlbhgBIAEoCRIQCghwYXNzd29yZBgCIAEoCRIRCgl0b3RwX2NvZGUYAyABKAkiJgoWQ29tcGxldGVJbnZpdGVSZXNwb25zZRIMCgR1c2VyGAEgASgJIqABChdBdXRoZW50aWNhdGVVc2VyUmVxdWVzdBIMCgR1c2VyGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJEgsKA290cBgDIAEoCRIWCg5zc2hfcHVibGljX2tleRgEIAEoCRIWCg50bHNfcHVibGljX2tleRgFIAEoCRITCgt0dGxfc2Vjb25kcxgGIAEoAxITCgtjbGllbnRfYWRkchgHIAEoCSJtChhHZW5lcmF0ZVVzZXJDZXJ0c1JlcXVlc3QSFgoOc3NoX3B1YmxpY19rZXkYASABKAkSFgoOdGxzX3B1YmxpY19rZXkYAiABKAkSEwoLdHRsX3NlY29uZHMYAyABKAMSDAoEdXNlchgEIAEoCSK4AQoYR2VuZXJhdGVIb3N0Q2VydHNSZXF1ZXN0Eg8KB2hvc3RfaWQYASABKAkSEQoJbm9kZV9uYW1lGAIgASgJEhIKCnByaW5jaXBhbHMYAyADKAkSEQoJZG5zX25hbWVzGAQgAygJEgwKBHJvbGUYBSABKAkSFgoOc3NoX3B1YmxpY19rZXkYBiABKAkSFgoOdGxzX3B1YmxpY19rZXkYByABKAkSEwoLdHRsX3NlY29uZHMYCCABKAMi1gEKBUNlcnRzEhAKCHNzaF9jZXJ0GAEgASgJEhAKCHRsc19jZXJ0GAIgASgJEhQKDHRsc19jYV9jZXJ0cxgDIAMoCRITCgtzc2hfY2Ffa2V5cxgEIAMoCRIUCgxjbHVzdGVyX25hbWUYBSABKAkSEAoIdXNlcm5hbWUYBiABKAkSDQoFcm9sZXMYByADKAkSDgoGbG9naW5zGAggAygJEg8KB2V4cGlyZXMYCSABKAkSDwoHaG9zdF9pZBgKIAEoCRIVCg1ob3N0X2NhX2NlcnRzGAsgAygJIsgBChlSZWdpc3RlclVzaW5nVG9rZW5SZXF1ZXN0Eg0KBXRva2VuGAEgASgJEg8KB2hvc3RfaWQYAiABKAkSEQoJbm9kZV9uYW1lGAMgASgJEgwKBHJvbGUYBCABKAkSEQoJZG5zX25hbWVzGAUgAygJEhIKCnByaW5jaXBhbHMYBiADKAkSFgoOc3NoX3B1YmxpY19rZXkYByABKAkSFgoOdGxzX3B1YmxpY19rZXkYCCABKAkSEwoLcmVtb3RlX2FkZHIYCSABKAkiRgoSQ3JlYXRlVG9rZW5SZXF1ZXN0Eg0KBXJvbGVzGAEgAygJEhMKC3R0bF9zZWNvbmRzGAIgASgDEgwKBG5hbWUYAyABKAkiKAoYRXhwb3J0QXV0aG9yaXRpZXNSZXF1ZXN0EgwKBHR5cGUYASABKAkiXQoZRXhwb3J0QXV0aG9yaXRpZXNSZXNwb25zZRIXCg9zc2hfcHVibGljX2tleXMYASADKAkSEQoJdGxzX2NlcnRzGAIgAygJEhQKDGNsdXN0ZXJfbmFtZRgDIAEoCSJ9ChNTZWFyY2hFdmVudHNSZXF1ZXN0EgwKBGZyb20YASABKAkSCgoCdG8YAiABKAkSDQoFdHlwZXMYAyADKAkSDAoEdXNlchgEIAEoCRINCgVsaW1pdBgFIAEoBRIRCglzdGFydF9rZXkYBiABKAkSDQoFb3JkZXIYByABKAkiUQoUU2VhcmNoRXZlbnRzUmVzcG9uc2USJwoGZXZlbnRzGAEgAygLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIQCghuZXh0X2tleRgCIAEoCTLMDgoLQXV0aFNlcnZpY2USOwoEUGluZxIYLmp1bXBnYXRlLnYxLlBpbmdSZXF1ZXN0GhkuanVtcGdhdGUudjEuUGluZ1Jlc3BvbnNlEkEKBlN0YXR1cxIaLmp1bXBnYXRlLnYxLlN0YXR1c1JlcXVlc3QaGy5qdW1wZ2F0ZS52MS5TdGF0dXNSZXNwb25zZRJFCgtHZXRSZXNvdXJjZRIfLmp1bXBnYXRlLnYxLkdldFJlc291cmNlUmVxdWVzdBoVLmp1bXBnYXRlLnYxLlJlc291cmNlElYKDUxpc3RSZXNvdXJjZXMSIS5qdW1wZ2F0ZS52MS5MaXN0UmVzb3VyY2VzUmVxdWVzdBoiLmp1bXBnYXRlLnYxLkxpc3RSZXNvdXJjZXNSZXNwb25zZRJLCg5VcHNlcnRSZXNvdXJjZRIiLmp1bXBnYXRlLnYxLlVwc2VydFJlc291cmNlUmVxdWVzdBoVLmp1bXBnYXRlLnYxLlJlc291cmNlElkKDkRlbGV0ZVJlc291cmNlEiIuanVtcGdhdGUudjEuRGVsZXRlUmVzb3VyY2VSZXF1ZXN0GiMuanVtcGdhdGUudjEuRGVsZXRlUmVzb3VyY2VSZXNwb25zZRI9CgVXYXRjaBIZLmp1bXBnYXRlLnYxLldhdGNoUmVxdWVzdBoXLmp1bXBnYXRlLnYxLldhdGNoRXZlbnQwARJNCgpDcmVhdGVVc2VyEh4uanVtcGdhdGUudjEuQ3JlYXRlVXNlclJlcXVlc3QaHy5qdW1wZ2F0ZS52MS5DcmVhdGVVc2VyUmVzcG9uc2USQwoKVXBkYXRlVXNlchIeLmp1bXBnYXRlLnYxLlVwZGF0ZVVzZXJSZXF1ZXN0GhUuanVtcGdhdGUudjEuUmVzb3VyY2USSwoJUmVzZXRVc2VyEh0uanVtcGdhdGUudjEuUmVzZXRVc2VyUmVxdWVzdBofLmp1bXBnYXRlLnYxLkNyZWF0ZVVzZXJSZXNwb25zZRJKCglHZXRJbnZpdGUSHS5qdW1wZ2F0ZS52MS5HZXRJbnZpdGVSZXF1ZXN0Gh4uanVtcGdhdGUudjEuR2V0SW52aXRlUmVzcG9uc2USWQoOQ29tcGxldGVJbnZpdGUSIi5qdW1wZ2F0ZS52MS5Db21wbGV0ZUludml0ZVJlcXVlc3QaIy5qdW1wZ2F0ZS52MS5Db21wbGV0ZUludml0ZVJlc3BvbnNlEkwKEEF1dGhlbnRpY2F0ZVVzZXISJC5qdW1wZ2F0ZS52MS5BdXRoZW50aWNhdGVVc2VyUmVxdWVzdBoSLmp1bXBnYXRlLnYxLkNlcnRzEk4KEUdlbmVyYXRlVXNlckNlcnRzEiUuanVtcGdhdGUudjEuR2VuZXJhdGVVc2VyQ2VydHNSZXF1ZXN0GhIuanVtcGdhdGUudjEuQ2VydHMSTgoRR2VuZXJhdGVIb3N0Q2VydHMSJS5qdW1wZ2F0ZS52MS5HZW5lcmF0ZUhvc3RDZXJ0c1JlcXVlc3QaEi5qdW1wZ2F0ZS52MS5DZXJ0cxJQChJSZWdpc3RlclVzaW5nVG9rZW4SJi5qdW1wZ2F0ZS52MS5SZWdpc3RlclVzaW5nVG9rZW5SZXF1ZXN0GhIuanVtcGdhdGUudjEuQ2VydHMSRQoLQ3JlYXRlVG9rZW4SHy5qdW1wZ2F0ZS52MS5DcmVhdGVUb2tlblJlcXVlc3QaFS5qdW1wZ2F0ZS52MS5SZXNvdXJjZRJiChFFeHBvcnRBdXRob3JpdGllcxIlLmp1bXBnYXRlLnYxLkV4cG9ydEF1dGhvcml0aWVzUmVxdWVzdBomLmp1bXBnYXRlLnYxLkV4cG9ydEF1dGhvcml0aWVzUmVzcG9uc2USUwoMU2VhcmNoRXZlbnRzEiAuanVtcGdhdGUudjEuU2VhcmNoRXZlbnRzUmVxdWVzdBohLmp1bXBnYXRlLnYxLlNlYXJjaEV2ZW50c1Jlc3BvbnNlElkKDkVtaXRBdWRpdEV2ZW50EiIuanVtcGdhdGUudjEuRW1pdEF1ZGl0RXZlbnRSZXF1ZXN0GiMuanVtcGdhdGUudjEuRW1pdEF1ZGl0RXZlbnRSZXNwb25zZRJoChNVcGxvYWRSZWNvcmRpbmdQYXJ0EicuanVtcGdhdGUudjEuVXBsb2FkUmVjb3JkaW5nUGFydFJlcXVlc3QaKC5qdW1wZ2F0ZS52MS5VcGxvYWRSZWNvcmRpbmdQYXJ0UmVzcG9uc2USWQoOTGlzdFJlY29yZGluZ3MSIi5qdW1wZ2F0ZS52MS5MaXN0UmVjb3JkaW5nc1JlcXVlc3QaIy5qdW1wZ2F0ZS52MS5MaXN0UmVjb3JkaW5nc1Jlc3BvbnNlEk8KDEdldFJlY29yZGluZxIgLmp1bXBnYXRlLnYxLkdldFJlY29yZGluZ1JlcXVlc3QaGy5qdW1wZ2F0ZS52MS5SZWNvcmRpbmdDaHVuazABYgZwcm90bzM", [file_google_protobuf_struct, file_jumpgate_v1_resources]);
+  fileDesc("ChZqdW1wZ2F0ZS92MS9hdXRoLnByb3RvEgtqdW1wZ2F0ZS52MSI/ChVFbWl0QXVkaXRFdmVudFJlcXVlc3QSJgoFZXZlbnQYASABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IhgKFkVtaXRBdWRpdEV2ZW50UmVzcG9uc2UiiwEKGlVwbG9hZFJlY29yZGluZ1BhcnRSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSDgoGb2Zmc2V0GAIgASgDEgwKBGRhdGEYAyABKAwSEAoIY29tcGxldGUYBCABKAgSKQoIbWV0YWRhdGEYBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IisKG1VwbG9hZFJlY29yZGluZ1BhcnRSZXNwb25zZRIMCgRzaXplGAEgASgDIkAKFUxpc3RSZWNvcmRpbmdzUmVxdWVzdBIMCgRmcm9tGAEgASgJEgoKAnRvGAIgASgJEg0KBWxpbWl0GAMgASgFIm4KDVJlY29yZGluZ0luZm8SEgoKc2Vzc2lvbl9pZBgBIAEoCRIpCghtZXRhZGF0YRgCIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSDAoEc2l6ZRgDIAEoAxIQCghjb21wbGV0ZRgEIAEoCCJIChZMaXN0UmVjb3JkaW5nc1Jlc3BvbnNlEi4KCnJlY29yZGluZ3MYASADKAsyGi5qdW1wZ2F0ZS52MS5SZWNvcmRpbmdJbmZvIikKE0dldFJlY29yZGluZ1JlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCSIeCg5SZWNvcmRpbmdDaHVuaxIMCgRkYXRhGAEgASgMIg0KC1BpbmdSZXF1ZXN0IlMKDFBpbmdSZXNwb25zZRIUCgxjbHVzdGVyX25hbWUYASABKAkSFgoOc2VydmVyX3ZlcnNpb24YAiABKAkSFQoNc2Vjb25kX2ZhY3RvchgDIAEoCSIPCg1TdGF0dXNSZXF1ZXN0IkwKCENBU3RhdHVzEgwKBHR5cGUYASABKAkSGAoQc3NoX2ZpbmdlcnByaW50cxgCIAMoCRIYChB0bHNfZmluZ2VycHJpbnRzGAMgAygJInsKDlN0YXR1c1Jlc3BvbnNlEhQKDGNsdXN0ZXJfbmFtZRgBIAEoCRIWCg5zZXJ2ZXJfdmVyc2lvbhgCIAEoCRIqCgthdXRob3JpdGllcxgDIAMoCzIVLmp1bXBnYXRlLnYxLkNBU3RhdHVzEg8KB3N0b3JhZ2UYBCABKAkiMAoSR2V0UmVzb3VyY2VSZXF1ZXN0EgwKBGtpbmQYASABKAkSDAoEbmFtZRgCIAEoCSIkChRMaXN0UmVzb3VyY2VzUmVxdWVzdBIMCgRraW5kGAEgASgJIkEKFUxpc3RSZXNvdXJjZXNSZXNwb25zZRIoCglyZXNvdXJjZXMYASADKAsyFS5qdW1wZ2F0ZS52MS5SZXNvdXJjZSJTChVVcHNlcnRSZXNvdXJjZVJlcXVlc3QSJwoIcmVzb3VyY2UYASABKAsyFS5qdW1wZ2F0ZS52MS5SZXNvdXJjZRIRCglvdmVyd3JpdGUYAiABKAgiMwoVRGVsZXRlUmVzb3VyY2VSZXF1ZXN0EgwKBGtpbmQYASABKAkSDAoEbmFtZRgCIAEoCSIYChZEZWxldGVSZXNvdXJjZVJlc3BvbnNlIjQKDFdhdGNoUmVxdWVzdBINCgVraW5kcxgBIAMoCRIVCg1mcm9tX3JldmlzaW9uGAIgASgDInEKCldhdGNoRXZlbnQSDAoEdHlwZRgBIAEoCRIQCghyZXZpc2lvbhgCIAEoAxIMCgRraW5kGAMgASgJEgwKBG5hbWUYBCABKAkSJwoIcmVzb3VyY2UYBSABKAsyFS5qdW1wZ2F0ZS52MS5SZXNvdXJjZSK0AQoRQ3JlYXRlVXNlclJlcXVlc3QSDAoEbmFtZRgBIAEoCRINCgVyb2xlcxgCIAMoCRI6CgZ0cmFpdHMYAyADKAsyKi5qdW1wZ2F0ZS52MS5DcmVhdGVVc2VyUmVxdWVzdC5UcmFpdHNFbnRyeRpGCgtUcmFpdHNFbnRyeRILCgNrZXkYASABKAkSJgoFdmFsdWUYAiABKAsyFy5qdW1wZ2F0ZS52MS5TdHJpbmdMaXN0OgI4ASIcCgpTdHJpbmdMaXN0Eg4KBnZhbHVlcxgBIAMoCSJ0ChJDcmVhdGVVc2VyUmVzcG9uc2USIwoEdXNlchgBIAEoCzIVLmp1bXBnYXRlLnYxLlJlc291cmNlEhQKDGludml0ZV90b2tlbhgCIAEoCRISCgppbnZpdGVfdXJsGAMgASgJEg8KB2V4cGlyZXMYBCABKAki2wEKEVVwZGF0ZVVzZXJSZXF1ZXN0EgwKBG5hbWUYASABKAkSDQoFcm9sZXMYAiADKAkSEQoJc2V0X3JvbGVzGAMgASgIEjoKBnRyYWl0cxgEIAMoCzIqLmp1bXBnYXRlLnYxLlVwZGF0ZVVzZXJSZXF1ZXN0LlRyYWl0c0VudHJ5EhIKCnNldF90cmFpdHMYBSABKAgaRgoLVHJhaXRzRW50cnkSCwoDa2V5GAEgASgJEiYKBXZhbHVlGAIgASgLMhcuanVtcGdhdGUudjEuU3RyaW5nTGlzdDoCOAEiIAoQUmVzZXRVc2VyUmVxdWVzdBIMCgRuYW1lGAEgASgJIiEKEEdldEludml0ZVJlcXVlc3QSDQoFdG9rZW4YASABKAkihQEKEUdldEludml0ZVJlc3BvbnNlEgwKBHVzZXIYASABKAkSDwoHZXhwaXJlcxgCIAEoCRIVCg1zZWNvbmRfZmFjdG9yGAMgASgJEhMKC3RvdHBfc2VjcmV0GAQgASgJEhAKCHRvdHBfdXJsGAUgASgJEhMKC3RvdHBfcXJfc3ZnGAYgASgJIksKFUNvbXBsZXRlSW52aXRlUmVxdWVzdBINCgV0b2tlbhgBIAEoCRIQCghwYXNzd29yZBgCIAEoCRIRCgl0b3RwX2NvZGUYAyABKAkiJgoWQ29tcGxldGVJbnZpdGVSZXNwb25zZRIMCgR1c2VyGAEgASgJIqABChdBdXRoZW50aWNhdGVVc2VyUmVxdWVzdBIMCgR1c2VyGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJEgsKA290cBgDIAEoCRIWCg5zc2hfcHVibGljX2tleRgEIAEoCRIWCg50bHNfcHVibGljX2tleRgFIAEoCRITCgt0dGxfc2Vjb25kcxgGIAEoAxITCgtjbGllbnRfYWRkchgHIAEoCSJtChhHZW5lcmF0ZVVzZXJDZXJ0c1JlcXVlc3QSFgoOc3NoX3B1YmxpY19rZXkYASABKAkSFgoOdGxzX3B1YmxpY19rZXkYAiABKAkSEwoLdHRsX3NlY29uZHMYAyABKAMSDAoEdXNlchgEIAEoCSK4AQoYR2VuZXJhdGVIb3N0Q2VydHNSZXF1ZXN0Eg8KB2hvc3RfaWQYASABKAkSEQoJbm9kZV9uYW1lGAIgASgJEhIKCnByaW5jaXBhbHMYAyADKAkSEQoJZG5zX25hbWVzGAQgAygJEgwKBHJvbGUYBSABKAkSFgoOc3NoX3B1YmxpY19rZXkYBiABKAkSFgoOdGxzX3B1YmxpY19rZXkYByABKAkSEwoLdHRsX3NlY29uZHMYCCABKAMi1gEKBUNlcnRzEhAKCHNzaF9jZXJ0GAEgASgJEhAKCHRsc19jZXJ0GAIgASgJEhQKDHRsc19jYV9jZXJ0cxgDIAMoCRITCgtzc2hfY2Ffa2V5cxgEIAMoCRIUCgxjbHVzdGVyX25hbWUYBSABKAkSEAoIdXNlcm5hbWUYBiABKAkSDQoFcm9sZXMYByADKAkSDgoGbG9naW5zGAggAygJEg8KB2V4cGlyZXMYCSABKAkSDwoHaG9zdF9pZBgKIAEoCRIVCg1ob3N0X2NhX2NlcnRzGAsgAygJIsgBChlSZWdpc3RlclVzaW5nVG9rZW5SZXF1ZXN0Eg0KBXRva2VuGAEgASgJEg8KB2hvc3RfaWQYAiABKAkSEQoJbm9kZV9uYW1lGAMgASgJEgwKBHJvbGUYBCABKAkSEQoJZG5zX25hbWVzGAUgAygJEhIKCnByaW5jaXBhbHMYBiADKAkSFgoOc3NoX3B1YmxpY19rZXkYByABKAkSFgoOdGxzX3B1YmxpY19rZXkYCCABKAkSEwoLcmVtb3RlX2FkZHIYCSABKAkiRgoSQ3JlYXRlVG9rZW5SZXF1ZXN0Eg0KBXJvbGVzGAEgAygJEhMKC3R0bF9zZWNvbmRzGAIgASgDEgwKBG5hbWUYAyABKAkiKAoYRXhwb3J0QXV0aG9yaXRpZXNSZXF1ZXN0EgwKBHR5cGUYASABKAkiXQoZRXhwb3J0QXV0aG9yaXRpZXNSZXNwb25zZRIXCg9zc2hfcHVibGljX2tleXMYASADKAkSEQoJdGxzX2NlcnRzGAIgAygJEhQKDGNsdXN0ZXJfbmFtZRgDIAEoCSJ9ChNTZWFyY2hFdmVudHNSZXF1ZXN0EgwKBGZyb20YASABKAkSCgoCdG8YAiABKAkSDQoFdHlwZXMYAyADKAkSDAoEdXNlchgEIAEoCRINCgVsaW1pdBgFIAEoBRIRCglzdGFydF9rZXkYBiABKAkSDQoFb3JkZXIYByABKAkiUQoUU2VhcmNoRXZlbnRzUmVzcG9uc2USJwoGZXZlbnRzGAEgAygLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIQCghuZXh0X2tleRgCIAEoCSJ5ChdDcmVhdGVXZWJTZXNzaW9uUmVxdWVzdBIMCgR1c2VyGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJEgsKA290cBgDIAEoCRITCgtjbGllbnRfYWRkchgEIAEoCRIcChRpZGxlX3RpbWVvdXRfc2Vjb25kcxgFIAEoAyLTAgoKV2ViU2Vzc2lvbhIKCgJpZBgBIAEoCRIOCgZjb29raWUYAiABKAkSDAoEdXNlchgDIAEoCRINCgVyb2xlcxgEIAMoCRIOCgZsb2dpbnMYBSADKAkSEgoKY3NyZl90b2tlbhgGIAEoCRIPCgdleHBpcmVzGAcgASgJEhQKDGlkbGVfZXhwaXJlcxgIIAEoCRIcChRpZGxlX3RpbWVvdXRfc2Vjb25kcxgJIAEoAxIUCgxjbHVzdGVyX25hbWUYCiABKAkSEAoIc3NoX2NlcnQYCyABKAkSFwoPc3NoX3ByaXZhdGVfa2V5GAwgASgJEhAKCHRsc19jZXJ0GA0gASgJEhcKD3Rsc19wcml2YXRlX2tleRgOIAEoCRIVCg1ob3N0X2NhX2NlcnRzGA8gAygJEiAKA2FjbBgQIAEoCzITLmp1bXBnYXRlLnYxLldlYkFjbCJrCgZXZWJBY2wSDQoFdXNlcnMYASABKAgSDQoFcm9sZXMYAiABKAgSDgoGdG9rZW5zGAMgASgIEg0KBWF1ZGl0GAQgASgIEhIKCnJlY29yZGluZ3MYBSABKAgSEAoIc2Vzc2lvbnMYBiABKAgiLwodQXV0aGVudGljYXRlV2ViU2Vzc2lvblJlcXVlc3QSDgoGY29va2llGAEgASgJIj4KF0RlbGV0ZVdlYlNlc3Npb25SZXF1ZXN0Eg4KBmNvb2tpZRgBIAEoCRITCgtjbGllbnRfYWRkchgCIAEoCSIaChhEZWxldGVXZWJTZXNzaW9uUmVzcG9uc2UikQEKIUdlbmVyYXRlRm9yd2FyZGluZ1VzZXJDZXJ0UmVxdWVzdBIMCgR1c2VyGAEgASgJEg0KBWxvZ2luGAIgASgJEg8KB2hvc3RfaWQYAyABKAkSFgoOc3NoX3B1YmxpY19rZXkYBCABKAkSEwoLdHRsX3NlY29uZHMYBSABKAMSEQoJbm90X2FmdGVyGAYgASgJIkwKIUdlbmVyYXRlRm9yd2FyZGluZ0hvc3RDZXJ0UmVxdWVzdBIPCgdob3N0X2lkGAEgASgJEhYKDnNzaF9wdWJsaWNfa2V5GAIgASgJIkcKDkZvcndhcmRpbmdDZXJ0EhAKCHNzaF9jZXJ0GAEgASgJEhIKCnByaW5jaXBhbHMYAiADKAkSDwoHZXhwaXJlcxgDIAEoCTK1EgoLQXV0aFNlcnZpY2USOwoEUGluZxIYLmp1bXBnYXRlLnYxLlBpbmdSZXF1ZXN0GhkuanVtcGdhdGUudjEuUGluZ1Jlc3BvbnNlEkEKBlN0YXR1cxIaLmp1bXBnYXRlLnYxLlN0YXR1c1JlcXVlc3QaGy5qdW1wZ2F0ZS52MS5TdGF0dXNSZXNwb25zZRJFCgtHZXRSZXNvdXJjZRIfLmp1bXBnYXRlLnYxLkdldFJlc291cmNlUmVxdWVzdBoVLmp1bXBnYXRlLnYxLlJlc291cmNlElYKDUxpc3RSZXNvdXJjZXMSIS5qdW1wZ2F0ZS52MS5MaXN0UmVzb3VyY2VzUmVxdWVzdBoiLmp1bXBnYXRlLnYxLkxpc3RSZXNvdXJjZXNSZXNwb25zZRJLCg5VcHNlcnRSZXNvdXJjZRIiLmp1bXBnYXRlLnYxLlVwc2VydFJlc291cmNlUmVxdWVzdBoVLmp1bXBnYXRlLnYxLlJlc291cmNlElkKDkRlbGV0ZVJlc291cmNlEiIuanVtcGdhdGUudjEuRGVsZXRlUmVzb3VyY2VSZXF1ZXN0GiMuanVtcGdhdGUudjEuRGVsZXRlUmVzb3VyY2VSZXNwb25zZRI9CgVXYXRjaBIZLmp1bXBnYXRlLnYxLldhdGNoUmVxdWVzdBoXLmp1bXBnYXRlLnYxLldhdGNoRXZlbnQwARJNCgpDcmVhdGVVc2VyEh4uanVtcGdhdGUudjEuQ3JlYXRlVXNlclJlcXVlc3QaHy5qdW1wZ2F0ZS52MS5DcmVhdGVVc2VyUmVzcG9uc2USQwoKVXBkYXRlVXNlchIeLmp1bXBnYXRlLnYxLlVwZGF0ZVVzZXJSZXF1ZXN0GhUuanVtcGdhdGUudjEuUmVzb3VyY2USSwoJUmVzZXRVc2VyEh0uanVtcGdhdGUudjEuUmVzZXRVc2VyUmVxdWVzdBofLmp1bXBnYXRlLnYxLkNyZWF0ZVVzZXJSZXNwb25zZRJKCglHZXRJbnZpdGUSHS5qdW1wZ2F0ZS52MS5HZXRJbnZpdGVSZXF1ZXN0Gh4uanVtcGdhdGUudjEuR2V0SW52aXRlUmVzcG9uc2USWQoOQ29tcGxldGVJbnZpdGUSIi5qdW1wZ2F0ZS52MS5Db21wbGV0ZUludml0ZVJlcXVlc3QaIy5qdW1wZ2F0ZS52MS5Db21wbGV0ZUludml0ZVJlc3BvbnNlEkwKEEF1dGhlbnRpY2F0ZVVzZXISJC5qdW1wZ2F0ZS52MS5BdXRoZW50aWNhdGVVc2VyUmVxdWVzdBoSLmp1bXBnYXRlLnYxLkNlcnRzEk4KEUdlbmVyYXRlVXNlckNlcnRzEiUuanVtcGdhdGUudjEuR2VuZXJhdGVVc2VyQ2VydHNSZXF1ZXN0GhIuanVtcGdhdGUudjEuQ2VydHMSTgoRR2VuZXJhdGVIb3N0Q2VydHMSJS5qdW1wZ2F0ZS52MS5HZW5lcmF0ZUhvc3RDZXJ0c1JlcXVlc3QaEi5qdW1wZ2F0ZS52MS5DZXJ0cxJQChJSZWdpc3RlclVzaW5nVG9rZW4SJi5qdW1wZ2F0ZS52MS5SZWdpc3RlclVzaW5nVG9rZW5SZXF1ZXN0GhIuanVtcGdhdGUudjEuQ2VydHMSRQoLQ3JlYXRlVG9rZW4SHy5qdW1wZ2F0ZS52MS5DcmVhdGVUb2tlblJlcXVlc3QaFS5qdW1wZ2F0ZS52MS5SZXNvdXJjZRJiChFFeHBvcnRBdXRob3JpdGllcxIlLmp1bXBnYXRlLnYxLkV4cG9ydEF1dGhvcml0aWVzUmVxdWVzdBomLmp1bXBnYXRlLnYxLkV4cG9ydEF1dGhvcml0aWVzUmVzcG9uc2USUwoMU2VhcmNoRXZlbnRzEiAuanVtcGdhdGUudjEuU2VhcmNoRXZlbnRzUmVxdWVzdBohLmp1bXBnYXRlLnYxLlNlYXJjaEV2ZW50c1Jlc3BvbnNlElkKDkVtaXRBdWRpdEV2ZW50EiIuanVtcGdhdGUudjEuRW1pdEF1ZGl0RXZlbnRSZXF1ZXN0GiMuanVtcGdhdGUudjEuRW1pdEF1ZGl0RXZlbnRSZXNwb25zZRJoChNVcGxvYWRSZWNvcmRpbmdQYXJ0EicuanVtcGdhdGUudjEuVXBsb2FkUmVjb3JkaW5nUGFydFJlcXVlc3QaKC5qdW1wZ2F0ZS52MS5VcGxvYWRSZWNvcmRpbmdQYXJ0UmVzcG9uc2USWQoOTGlzdFJlY29yZGluZ3MSIi5qdW1wZ2F0ZS52MS5MaXN0UmVjb3JkaW5nc1JlcXVlc3QaIy5qdW1wZ2F0ZS52MS5MaXN0UmVjb3JkaW5nc1Jlc3BvbnNlEk8KDEdldFJlY29yZGluZxIgLmp1bXBnYXRlLnYxLkdldFJlY29yZGluZ1JlcXVlc3QaGy5qdW1wZ2F0ZS52MS5SZWNvcmRpbmdDaHVuazABElEKEENyZWF0ZVdlYlNlc3Npb24SJC5qdW1wZ2F0ZS52MS5DcmVhdGVXZWJTZXNzaW9uUmVxdWVzdBoXLmp1bXBnYXRlLnYxLldlYlNlc3Npb24SXQoWQXV0aGVudGljYXRlV2ViU2Vzc2lvbhIqLmp1bXBnYXRlLnYxLkF1dGhlbnRpY2F0ZVdlYlNlc3Npb25SZXF1ZXN0GhcuanVtcGdhdGUudjEuV2ViU2Vzc2lvbhJfChBEZWxldGVXZWJTZXNzaW9uEiQuanVtcGdhdGUudjEuRGVsZXRlV2ViU2Vzc2lvblJlcXVlc3QaJS5qdW1wZ2F0ZS52MS5EZWxldGVXZWJTZXNzaW9uUmVzcG9uc2USaQoaR2VuZXJhdGVGb3J3YXJkaW5nVXNlckNlcnQSLi5qdW1wZ2F0ZS52MS5HZW5lcmF0ZUZvcndhcmRpbmdVc2VyQ2VydFJlcXVlc3QaGy5qdW1wZ2F0ZS52MS5Gb3J3YXJkaW5nQ2VydBJpChpHZW5lcmF0ZUZvcndhcmRpbmdIb3N0Q2VydBIuLmp1bXBnYXRlLnYxLkdlbmVyYXRlRm9yd2FyZGluZ0hvc3RDZXJ0UmVxdWVzdBobLmp1bXBnYXRlLnYxLkZvcndhcmRpbmdDZXJ0YgZwcm90bzM", [file_google_protobuf_struct, file_jumpgate_v1_resources]);
 
 /**
  * @generated from message jumpgate.v1.EmitAuditEventRequest
@@ -1144,6 +1144,360 @@ export const SearchEventsResponseSchema: GenMessage<SearchEventsResponse> = /*@_
   messageDesc(file_jumpgate_v1_auth, 40);
 
 /**
+ * Web sessions.
+ *
+ * @generated from message jumpgate.v1.CreateWebSessionRequest
+ */
+export type CreateWebSessionRequest = Message<"jumpgate.v1.CreateWebSessionRequest"> & {
+  /**
+   * @generated from field: string user = 1;
+   */
+  user: string;
+
+  /**
+   * @generated from field: string password = 2;
+   */
+  password: string;
+
+  /**
+   * @generated from field: string otp = 3;
+   */
+  otp: string;
+
+  /**
+   * The browser's address, for the audit log.
+   *
+   * @generated from field: string client_addr = 4;
+   */
+  clientAddr: string;
+
+  /**
+   * Idle expiry the proxy is configured with; 0 means the default (30 min).
+   *
+   * @generated from field: int64 idle_timeout_seconds = 5;
+   */
+  idleTimeoutSeconds: bigint;
+};
+
+/**
+ * Describes the message jumpgate.v1.CreateWebSessionRequest.
+ * Use `create(CreateWebSessionRequestSchema)` to create a new message.
+ */
+export const CreateWebSessionRequestSchema: GenMessage<CreateWebSessionRequest> = /*@__PURE__*/
+  messageDesc(file_jumpgate_v1_auth, 41);
+
+/**
+ * What the proxy needs to act as the signed-in user.
+ *
+ * @generated from message jumpgate.v1.WebSession
+ */
+export type WebSession = Message<"jumpgate.v1.WebSession"> & {
+  /**
+   * Public ID, for logs and caches; never the cookie.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * The cookie value; only in CreateWebSession's answer (Auth keeps its hash).
+   *
+   * @generated from field: string cookie = 2;
+   */
+  cookie: string;
+
+  /**
+   * @generated from field: string user = 3;
+   */
+  user: string;
+
+  /**
+   * @generated from field: repeated string roles = 4;
+   */
+  roles: string[];
+
+  /**
+   * @generated from field: repeated string logins = 5;
+   */
+  logins: string[];
+
+  /**
+   * @generated from field: string csrf_token = 6;
+   */
+  csrfToken: string;
+
+  /**
+   * Absolute expiry (also the certificates' expiry).
+   *
+   * @generated from field: string expires = 7;
+   */
+  expires: string;
+
+  /**
+   * @generated from field: string idle_expires = 8;
+   */
+  idleExpires: string;
+
+  /**
+   * @generated from field: int64 idle_timeout_seconds = 9;
+   */
+  idleTimeoutSeconds: bigint;
+
+  /**
+   * @generated from field: string cluster_name = 10;
+   */
+  clusterName: string;
+
+  /**
+   * @generated from field: string ssh_cert = 11;
+   */
+  sshCert: string;
+
+  /**
+   * PEM (PKCS#8).
+   *
+   * @generated from field: string ssh_private_key = 12;
+   */
+  sshPrivateKey: string;
+
+  /**
+   * @generated from field: string tls_cert = 13;
+   */
+  tlsCert: string;
+
+  /**
+   * @generated from field: string tls_private_key = 14;
+   */
+  tlsPrivateKey: string;
+
+  /**
+   * CAs that sign the Auth Service's certificate (the host CA).
+   *
+   * @generated from field: repeated string host_ca_certs = 15;
+   */
+  hostCaCerts: string[];
+
+  /**
+   * @generated from field: jumpgate.v1.WebAcl acl = 16;
+   */
+  acl?: WebAcl | undefined;
+};
+
+/**
+ * Describes the message jumpgate.v1.WebSession.
+ * Use `create(WebSessionSchema)` to create a new message.
+ */
+export const WebSessionSchema: GenMessage<WebSession> = /*@__PURE__*/
+  messageDesc(file_jumpgate_v1_auth, 42);
+
+/**
+ * What the UI shows: each flag means the roles allow list+read on that kind.
+ *
+ * @generated from message jumpgate.v1.WebAcl
+ */
+export type WebAcl = Message<"jumpgate.v1.WebAcl"> & {
+  /**
+   * @generated from field: bool users = 1;
+   */
+  users: boolean;
+
+  /**
+   * @generated from field: bool roles = 2;
+   */
+  roles: boolean;
+
+  /**
+   * @generated from field: bool tokens = 3;
+   */
+  tokens: boolean;
+
+  /**
+   * @generated from field: bool audit = 4;
+   */
+  audit: boolean;
+
+  /**
+   * @generated from field: bool recordings = 5;
+   */
+  recordings: boolean;
+
+  /**
+   * @generated from field: bool sessions = 6;
+   */
+  sessions: boolean;
+};
+
+/**
+ * Describes the message jumpgate.v1.WebAcl.
+ * Use `create(WebAclSchema)` to create a new message.
+ */
+export const WebAclSchema: GenMessage<WebAcl> = /*@__PURE__*/
+  messageDesc(file_jumpgate_v1_auth, 43);
+
+/**
+ * @generated from message jumpgate.v1.AuthenticateWebSessionRequest
+ */
+export type AuthenticateWebSessionRequest = Message<"jumpgate.v1.AuthenticateWebSessionRequest"> & {
+  /**
+   * @generated from field: string cookie = 1;
+   */
+  cookie: string;
+};
+
+/**
+ * Describes the message jumpgate.v1.AuthenticateWebSessionRequest.
+ * Use `create(AuthenticateWebSessionRequestSchema)` to create a new message.
+ */
+export const AuthenticateWebSessionRequestSchema: GenMessage<AuthenticateWebSessionRequest> = /*@__PURE__*/
+  messageDesc(file_jumpgate_v1_auth, 44);
+
+/**
+ * @generated from message jumpgate.v1.DeleteWebSessionRequest
+ */
+export type DeleteWebSessionRequest = Message<"jumpgate.v1.DeleteWebSessionRequest"> & {
+  /**
+   * @generated from field: string cookie = 1;
+   */
+  cookie: string;
+
+  /**
+   * @generated from field: string client_addr = 2;
+   */
+  clientAddr: string;
+};
+
+/**
+ * Describes the message jumpgate.v1.DeleteWebSessionRequest.
+ * Use `create(DeleteWebSessionRequestSchema)` to create a new message.
+ */
+export const DeleteWebSessionRequestSchema: GenMessage<DeleteWebSessionRequest> = /*@__PURE__*/
+  messageDesc(file_jumpgate_v1_auth, 45);
+
+/**
+ * @generated from message jumpgate.v1.DeleteWebSessionResponse
+ */
+export type DeleteWebSessionResponse = Message<"jumpgate.v1.DeleteWebSessionResponse"> & {
+};
+
+/**
+ * Describes the message jumpgate.v1.DeleteWebSessionResponse.
+ * Use `create(DeleteWebSessionResponseSchema)` to create a new message.
+ */
+export const DeleteWebSessionResponseSchema: GenMessage<DeleteWebSessionResponse> = /*@__PURE__*/
+  messageDesc(file_jumpgate_v1_auth, 46);
+
+/**
+ * Recording at the proxy.
+ *
+ * @generated from message jumpgate.v1.GenerateForwardingUserCertRequest
+ */
+export type GenerateForwardingUserCertRequest = Message<"jumpgate.v1.GenerateForwardingUserCertRequest"> & {
+  /**
+   * The user the proxy authenticated (his certificate's key id).
+   *
+   * @generated from field: string user = 1;
+   */
+  user: string;
+
+  /**
+   * The one login the certificate is for.
+   *
+   * @generated from field: string login = 2;
+   */
+  login: string;
+
+  /**
+   * The node (host UUID) the certificate is for; the login must be allowed there.
+   *
+   * @generated from field: string host_id = 3;
+   */
+  hostId: string;
+
+  /**
+   * OpenSSH public key line of the proxy's key for this connection.
+   *
+   * @generated from field: string ssh_public_key = 4;
+   */
+  sshPublicKey: string;
+
+  /**
+   * 0 means the default (5 min); capped at 10 min and by the user's roles.
+   *
+   * @generated from field: int64 ttl_seconds = 5;
+   */
+  ttlSeconds: bigint;
+
+  /**
+   * The user's own certificate's expiry (RFC 3339): the new one never outlives it.
+   *
+   * @generated from field: string not_after = 6;
+   */
+  notAfter: string;
+};
+
+/**
+ * Describes the message jumpgate.v1.GenerateForwardingUserCertRequest.
+ * Use `create(GenerateForwardingUserCertRequestSchema)` to create a new message.
+ */
+export const GenerateForwardingUserCertRequestSchema: GenMessage<GenerateForwardingUserCertRequest> = /*@__PURE__*/
+  messageDesc(file_jumpgate_v1_auth, 47);
+
+/**
+ * @generated from message jumpgate.v1.GenerateForwardingHostCertRequest
+ */
+export type GenerateForwardingHostCertRequest = Message<"jumpgate.v1.GenerateForwardingHostCertRequest"> & {
+  /**
+   * The registered node (host UUID) whose names the certificate carries.
+   *
+   * @generated from field: string host_id = 1;
+   */
+  hostId: string;
+
+  /**
+   * OpenSSH public key line of the proxy's forwarding host key.
+   *
+   * @generated from field: string ssh_public_key = 2;
+   */
+  sshPublicKey: string;
+};
+
+/**
+ * Describes the message jumpgate.v1.GenerateForwardingHostCertRequest.
+ * Use `create(GenerateForwardingHostCertRequestSchema)` to create a new message.
+ */
+export const GenerateForwardingHostCertRequestSchema: GenMessage<GenerateForwardingHostCertRequest> = /*@__PURE__*/
+  messageDesc(file_jumpgate_v1_auth, 48);
+
+/**
+ * @generated from message jumpgate.v1.ForwardingCert
+ */
+export type ForwardingCert = Message<"jumpgate.v1.ForwardingCert"> & {
+  /**
+   * OpenSSH certificate line.
+   *
+   * @generated from field: string ssh_cert = 1;
+   */
+  sshCert: string;
+
+  /**
+   * @generated from field: repeated string principals = 2;
+   */
+  principals: string[];
+
+  /**
+   * @generated from field: string expires = 3;
+   */
+  expires: string;
+};
+
+/**
+ * Describes the message jumpgate.v1.ForwardingCert.
+ * Use `create(ForwardingCertSchema)` to create a new message.
+ */
+export const ForwardingCertSchema: GenMessage<ForwardingCert> = /*@__PURE__*/
+  messageDesc(file_jumpgate_v1_auth, 49);
+
+/**
  * The Auth API. Callers are identified by their client certificate (mutual
  * TLS); only RegisterUsingToken, Ping and the invite calls made by the proxy on
  * behalf of anonymous users accept callers without a user identity.
@@ -1346,6 +1700,55 @@ export const AuthService: GenService<{
     methodKind: "server_streaming";
     input: typeof GetRecordingRequestSchema;
     output: typeof RecordingChunkSchema;
+  },
+  /**
+   * Web sessions: the proxy signs browsers in and resolves their cookies
+   * (proxy only). Auth keeps the session, its keys and certificates.
+   *
+   * @generated from rpc jumpgate.v1.AuthService.CreateWebSession
+   */
+  createWebSession: {
+    methodKind: "unary";
+    input: typeof CreateWebSessionRequestSchema;
+    output: typeof WebSessionSchema;
+  },
+  /**
+   * @generated from rpc jumpgate.v1.AuthService.AuthenticateWebSession
+   */
+  authenticateWebSession: {
+    methodKind: "unary";
+    input: typeof AuthenticateWebSessionRequestSchema;
+    output: typeof WebSessionSchema;
+  },
+  /**
+   * @generated from rpc jumpgate.v1.AuthService.DeleteWebSession
+   */
+  deleteWebSession: {
+    methodKind: "unary";
+    input: typeof DeleteWebSessionRequestSchema;
+    output: typeof DeleteWebSessionResponseSchema;
+  },
+  /**
+   * Recording at the proxy (session_recording_config mode "proxy", and always
+   * for agentless OpenSSH nodes): the proxy terminates the user's SSH
+   * connection, so it logs in to the node with a short certificate for that
+   * user and login, and shows the user's client a host certificate under the
+   * node's names. Proxy only; Auth decides the principals.
+   *
+   * @generated from rpc jumpgate.v1.AuthService.GenerateForwardingUserCert
+   */
+  generateForwardingUserCert: {
+    methodKind: "unary";
+    input: typeof GenerateForwardingUserCertRequestSchema;
+    output: typeof ForwardingCertSchema;
+  },
+  /**
+   * @generated from rpc jumpgate.v1.AuthService.GenerateForwardingHostCert
+   */
+  generateForwardingHostCert: {
+    methodKind: "unary";
+    input: typeof GenerateForwardingHostCertRequestSchema;
+    output: typeof ForwardingCertSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_jumpgate_v1_auth, 0);

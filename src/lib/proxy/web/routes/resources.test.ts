@@ -1,0 +1,76 @@
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { after, before, describe, test } from "node:test";
+import { validateResource } from "../../../auth/index.ts";
+import { routesFixture } from "./routes.test-helpers.ts";
+
+type Fixture = Awaited<ReturnType<typeof routesFixture>>;
+
+describe("GET /webapi/resources", () => {
+  let t: Fixture;
+  const web = randomUUID();
+  const db = randomUUID();
+  before(async () => {
+    t = await routesFixture();
+    await t.addRole({
+      metadata: { name: "prod-access" },
+      spec: { allow: { logins: ["{{internal.logins}}", "root"], node_labels: { env: "prod" } }, deny: {} },
+    });
+    const node = (id: string, hostname: string, labels: Record<string, string>) =>
+      t.f.ctx.stores.nodes.create(
+        validateResource({ kind: "node", version: "v2", metadata: { name: id, labels }, spec: { hostname, addr: `10.0.0.${hostname.length}:3022` } }),
+      );
+    await node(web, "web-1", { env: "prod", team: "Payments" });
+    await node(db, "db-1", { env: "dev" });
+    await t.addUser("alice", ["prod-access"], { logins: ["alice"] });
+    await t.addUser("bob", ["access"], { logins: ["bob"] });
+    // The editor may list every node by rule, but has no logins: nothing to connect to, so nothing listed.
+    await t.addUser("ed", ["editor"]);
+  });
+  after(() => t?.close());
+
+  test("lists only what the user's node_labels allow, with the logins his roles give there", async () => {
+    const r = await t.call("alice", "GET", "/webapi/resources");
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.json.items, [
+      { kind: "node", id: web, name: "web-1", description: "10.0.0.5:3022", labels: { env: "prod", team: "Payments" }, logins: ["alice", "root"], sub_kind: "" },
+    ]);
+    const bob = await t.call("bob", "GET", "/webapi/resources?kind=node");
+    assert.deepEqual(bob.json.items.map((i: { name: string; logins: string[] }) => [i.name, i.logins]).sort(), [["db-1", ["bob"]], ["web-1", ["bob"]]]);
+    assert.deepEqual((await t.call("ed", "GET", "/webapi/resources")).json.items, []);
+  });
+
+  test("search is a case-insensitive substring of name, description and labels; labels filter exactly", async () => {
+    const names = async (q: string) =>
+      ((await t.call("bob", "GET", `/webapi/resources?${q}`)).json.items as Array<{ name: string }>).map((i) => i.name).sort();
+    assert.deepEqual(await names("search=WEB"), ["web-1"]);
+    assert.deepEqual(await names("search=payments"), ["web-1"]);
+    assert.deepEqual(await names("search=env%3Ddev"), ["db-1"]);
+    assert.deepEqual(await names("search=10.0.0"), ["db-1", "web-1"]);
+    assert.deepEqual(await names("labels=env%3Dprod,team%3DPayments"), ["web-1"]);
+    assert.deepEqual(await names("labels=env%3Dprod,team%3Dpayments"), []);
+  });
+
+  test("unknown kinds and malformed label filters are bad parameters", async () => {
+    const k = await t.call("bob", "GET", "/webapi/resources?kind=spaceship");
+    assert.equal(k.status, 400);
+    assert.equal(k.json.error.kind, "bad-parameter");
+    assert.match(k.json.error.message, /known kinds: node/);
+    const l = await t.call("bob", "GET", "/webapi/resources?labels=env");
+    assert.equal(l.status, 400);
+    assert.match(l.json.error.message, /KEY=VALUE/);
+  });
+
+  test("a role change takes effect at once", async () => {
+    await t.f.ctx.stores.roles.upsert(
+      validateResource({
+        kind: "role",
+        version: "v7",
+        metadata: { name: "prod-access" },
+        spec: { allow: { logins: ["{{internal.logins}}"], node_labels: { env: "*" } }, deny: { logins: ["root"] } },
+      }),
+    );
+    const r = await t.call("alice", "GET", "/webapi/resources");
+    assert.deepEqual(r.json.items.map((i: { name: string; logins: string[] }) => [i.name, i.logins]).sort(), [["db-1", ["alice"]], ["web-1", ["alice"]]]);
+  });
+});

@@ -1,0 +1,108 @@
+/**
+ * `GET /webapi/resources`: one list, one shape, for every kind of resource a
+ * user may reach. A kind is a `ResourceSource` (which Auth kind to list and
+ * how one item becomes a `WebResource`, logins included); databases, apps and
+ * Kubernetes clusters join by adding a source here, not a route or a page.
+ */
+import { badParameter } from "../../../../api/errors.ts";
+import type { StoredResource } from "../../../../api/resource.ts";
+import { type Node, nodeLabels } from "../../../../api/resources/index.ts";
+import type { AccessChecker } from "../../../rbac/index.ts";
+import type { AuthedRoute, WebRouteDeps } from "../context.ts";
+import { sendJson } from "../http.ts";
+import { csv, listStored, query, route, userAccess } from "./common.ts";
+
+/** The one resource model of the web API (docs/web-api.md, Resources). */
+export interface WebResource {
+  kind: string;
+  /** Stable ID: what the terminal and `connect` actions name. */
+  id: string;
+  name: string;
+  description: string;
+  labels: Record<string, string>;
+  /** Logins (SSH) or users (databases) the user's roles allow on this resource. */
+  logins: string[];
+  sub_kind: string;
+}
+
+export interface ResourceSource {
+  /** The `kind` of the web model, and the `kind` query parameter. */
+  kind: string;
+  /** The Auth resource kind listed through the user's client. */
+  authKind: string;
+  /** The web item, or undefined when the user's roles give no way in. */
+  toWeb(stored: StoredResource, checker: AccessChecker): WebResource | undefined;
+}
+
+export const nodeSource: ResourceSource = {
+  kind: "node",
+  authKind: "node",
+  toWeb(stored, checker) {
+    const node = stored as unknown as Node;
+    const labels = nodeLabels(node);
+    // The same decision the node makes at login (srv/ssh RbacAuthorizer), per login the roles name.
+    const logins = checker.sshLogins().filter((l) => checker.checkNodeAccess({ labels }, l).allowed);
+    if (logins.length === 0) return undefined;
+    return {
+      kind: "node",
+      id: node.metadata.name,
+      name: node.spec.hostname,
+      description: node.spec.use_tunnel ? "reverse tunnel" : node.spec.addr,
+      labels,
+      logins,
+      sub_kind: node.sub_kind ?? "",
+    };
+  },
+};
+
+export const SOURCES: readonly ResourceSource[] = [nodeSource];
+
+/** `k=v,k2=v2`: every pair must be a label of the resource with exactly that value. */
+export function parseLabelFilter(raw: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of csv(raw)) {
+    const i = pair.indexOf("=");
+    if (i <= 0) throw badParameter(`label filter "${pair}" is not KEY=VALUE`);
+    out[pair.slice(0, i).trim()] = pair.slice(i + 1).trim();
+  }
+  return out;
+}
+
+/** Case-insensitive substring of the name, description, a label key or value, or `key=value`. */
+export function matchesSearch(r: WebResource, search: string): boolean {
+  if (search === "") return true;
+  const s = search.toLowerCase();
+  const fields = [r.name, r.description, ...Object.entries(r.labels).flatMap(([k, v]) => [k, v, `${k}=${v}`])];
+  return fields.some((f) => f.toLowerCase().includes(s));
+}
+
+export function matchesLabels(r: WebResource, want: Record<string, string>): boolean {
+  return Object.entries(want).every(([k, v]) => r.labels[k] === v);
+}
+
+export function resourceRoutes(deps: WebRouteDeps, sources: readonly ResourceSource[] = SOURCES): AuthedRoute[] {
+  return [
+    route("GET", /^\/webapi\/resources$/, async (_req, res, r) => {
+      const kind = query(r, "kind");
+      const picked = kind === "" ? sources : sources.filter((s) => s.kind === kind);
+      if (picked.length === 0) {
+        throw badParameter(`unknown resource kind "${kind}"; known kinds: ${sources.map((s) => s.kind).join(", ")}`);
+      }
+      const search = query(r, "search");
+      const labels = parseLabelFilter(query(r, "labels"));
+      const [access, lists] = await Promise.all([
+        userAccess(deps, r.user.user),
+        // Auth lists only what this user may see (for nodes: those he could log in to, or all with a `node` rule).
+        Promise.all(picked.map((s) => listStored(r.user.client, s.authKind))),
+      ]);
+      const items: WebResource[] = [];
+      for (const [i, source] of picked.entries()) {
+        for (const stored of lists[i] ?? []) {
+          const item = source.toWeb(stored, access.checker);
+          if (item && matchesSearch(item, search) && matchesLabels(item, labels)) items.push(item);
+        }
+      }
+      sendJson(res, 200, { items });
+    }),
+  ];
+}

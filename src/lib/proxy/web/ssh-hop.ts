@@ -1,0 +1,119 @@
+/**
+ * A web terminal's SSH connection, made the way `jsh ssh` makes it: log in to
+ * the proxy's own SSH front door with the web session's certificate, open the
+ * `proxy:NODE:0` route, and run SSH to the node inside it. The front door is
+ * entered in-process through a stream pair, so the route check, locks, the
+ * node's RBAC, recording and audit are exactly those of `jsh ssh`.
+ */
+import { createPrivateKey } from "node:crypto";
+import { Duplex } from "node:stream";
+import ssh2 from "ssh2";
+import { accessDenied, connectionProblem } from "../../../api/errors.ts";
+import { CHANNEL_OPTIONS, certificateKey } from "../../ssh/index.ts";
+
+/** What ProxySshServer offers: a connection arrives as a duplex. */
+export interface SshEntry {
+  handleConnection(stream: Duplex, info: { remoteAddr: string }): void;
+}
+
+export interface HopCredentials {
+  user: string;
+  sshCert: string;
+  /** PKCS#8 PEM. */
+  sshPrivateKey: string;
+}
+
+/** Two connected in-memory duplexes: what one writes, the other reads. */
+export function streamPair(): [Duplex, Duplex] {
+  const ends: Duplex[] = [];
+  const make = (peer: () => Duplex | undefined) =>
+    new Duplex({
+      read() {
+        // Data is pushed by the peer's writes.
+      },
+      write(chunk: Buffer, _enc, cb) {
+        peer()?.push(chunk);
+        cb();
+      },
+      final(cb) {
+        peer()?.push(null);
+        cb();
+      },
+      destroy(err, cb) {
+        const p = peer();
+        if (p && !p.destroyed) p.destroy();
+        cb(err);
+      },
+    });
+  ends.push(make(() => ends[1]), make(() => ends[0]));
+  return [ends[0] as Duplex, ends[1] as Duplex];
+}
+
+function login(sock: Duplex, username: string, creds: HopCredentials): Promise<ssh2.Client> {
+  const key = certificateKey(createPrivateKey(creds.sshPrivateKey), creds.sshCert);
+  return new Promise((resolve, reject) => {
+    const c = new ssh2.Client();
+    let banner = "";
+    c.on("banner", (msg: string) => {
+      banner += msg;
+    });
+    c.once("ready", () => resolve(c));
+    c.once("error", (e: Error & { level?: string }) => {
+      if (e.level === "client-authentication") {
+        // The node and the proxy say why in a banner line, as jsh shows it.
+        const reason = banner.trim().split("\n").pop()?.replace(/^jumpgate:\s*/, "");
+        reject(accessDenied(reason || `access denied for ${username}`));
+      } else reject(connectionProblem(e.message, e));
+    });
+    const auth: ssh2.PublicKeyAuthMethod = { type: "publickey", username, key };
+    c.connect({
+      sock,
+      username,
+      authHandler: [auth],
+      // The first hop is this process; the second is checked by the route (the node is the one Auth registered), as in jsh.
+      hostVerifier: () => true,
+      readyTimeout: 20_000,
+      keepaliveInterval: 15_000,
+      ...CHANNEL_OPTIONS,
+    });
+  });
+}
+
+function route(proxy: ssh2.Client, host: string): Promise<ssh2.ClientChannel> {
+  return new Promise((resolve, reject) => {
+    proxy.subsys(`proxy:${host}:0`, (err, stream) => {
+      if (err) reject(connectionProblem(`cannot reach ${host}: ${err.message}`, err));
+      else resolve(stream);
+    });
+  });
+}
+
+/** SSH to `login@host` through the proxy; the caller ends both clients. */
+export async function connectThroughProxy(
+  entry: SshEntry,
+  remoteAddr: string,
+  creds: HopCredentials,
+  target: { host: string; login: string },
+): Promise<{ node: ssh2.Client; proxy: ssh2.Client }> {
+  const [mine, theirs] = streamPair();
+  entry.handleConnection(theirs, { remoteAddr });
+  const proxy = await login(mine, creds.user, creds);
+  try {
+    const r = await route(proxy, target.host);
+    // The proxy's refusal (unknown node, access denied, lock) arrives on the route's stderr.
+    let refusal = "";
+    r.stderr.on("data", (d: Buffer) => {
+      refusal += d.toString();
+    });
+    const node = await login(r, target.login, creds).catch((e: unknown) => {
+      const first = refusal.trim().split("\n")[0]?.replace(/^ERROR:\s*/, "");
+      if (first) throw accessDenied(first);
+      throw e;
+    });
+    node.once("close", () => proxy.end());
+    return { node, proxy };
+  } catch (e) {
+    proxy.end();
+    throw e;
+  }
+}

@@ -1,0 +1,164 @@
+import { type FormEvent, useMemo, useState } from "react";
+import { api, query, type Resource } from "../api.ts";
+import { navigate } from "../router.tsx";
+import { ErrorMessage, Loading, useLoad } from "../ui.tsx";
+
+type SortKey = "name" | "kind" | "description";
+
+function parseFilter(text: string): [string, string] | null {
+  const i = text.indexOf("=");
+  if (i <= 0) return null;
+  return [text.slice(0, i).trim(), text.slice(i + 1).trim()];
+}
+
+function ResourceRow({ r, onLabel }: { r: Resource; onLabel: (k: string, v: string) => void }) {
+  const [login, setLogin] = useState(r.logins[0] ?? "");
+  const selectId = `login-${r.kind}-${r.id}`;
+  const connect = () => {
+    if (login) navigate(`/web/terminal/${encodeURIComponent(r.name)}/${encodeURIComponent(login)}`);
+  };
+  return (
+    <tr data-resource={r.name}>
+      <td className="kind">{r.kind === "node" ? "Server" : r.kind}</td>
+      <td className="name">{r.name}</td>
+      <td className="mono">{r.description}</td>
+      <td className="labels">
+        {Object.entries(r.labels)
+          .sort(([a], [b]) => a.localeCompare(b))
+          .map(([k, v]) => (
+            <button key={k} type="button" className="chip" title={`Show only ${k}=${v}`} onClick={() => onLabel(k, v)}>
+              {k}={v}
+            </button>
+          ))}
+      </td>
+      <td className="connect">
+        {r.kind === "node" && r.logins.length > 0 ? (
+          <div className="row">
+            <label className="visually-hidden" htmlFor={selectId}>
+              Login on {r.name}
+            </label>
+            <select id={selectId} value={login} onChange={(e) => setLogin(e.target.value)}>
+              {r.logins.map((l) => (
+                <option key={l} value={l}>
+                  {l}
+                </option>
+              ))}
+            </select>
+            <button type="button" className="primary" onClick={connect} aria-label={`Connect to ${r.name} as ${login}`}>
+              Connect
+            </button>
+          </div>
+        ) : (
+          <span className="muted">no logins allowed</span>
+        )}
+      </td>
+    </tr>
+  );
+}
+
+export function ResourcesPage() {
+  const { data, error, reload } = useLoad((signal) => api<{ items: Resource[] }>("GET", `/webapi/resources${query({})}`, undefined, { signal }), []);
+  const [search, setSearch] = useState("");
+  const [filters, setFilters] = useState<[string, string][]>([]);
+  const [filterText, setFilterText] = useState("");
+  const [filterError, setFilterError] = useState("");
+  const [sort, setSort] = useState<{ key: SortKey; asc: boolean }>({ key: "name", asc: true });
+
+  const addFilter = (k: string, v: string) => setFilters((f) => (f.some(([a, b]) => a === k && b === v) ? f : [...f, [k, v]]));
+
+  const rows = useMemo(() => {
+    const q = search.trim().toLowerCase();
+    const items = (data?.items ?? []).filter((r) => {
+      for (const [k, v] of filters) if (r.labels[k] !== v) return false;
+      if (!q) return true;
+      const hay = [r.name, r.description, r.kind, ...Object.entries(r.labels).map(([k, v]) => `${k}=${v}`)].join(" ").toLowerCase();
+      return q.split(/\s+/).every((w) => hay.includes(w));
+    });
+    const dir = sort.asc ? 1 : -1;
+    return items.sort((a, b) => dir * a[sort.key].localeCompare(b[sort.key], undefined, { numeric: true }));
+  }, [data, search, filters, sort]);
+
+  const submitFilter = (e: FormEvent) => {
+    e.preventDefault();
+    const f = parseFilter(filterText);
+    if (!f) {
+      setFilterError("Write a label filter as key=value, for example env=prod.");
+      return;
+    }
+    setFilterError("");
+    addFilter(f[0], f[1]);
+    setFilterText("");
+  };
+
+  const header = (key: SortKey, label: string) => {
+    const active = sort.key === key;
+    return (
+      <th scope="col" aria-sort={active ? (sort.asc ? "ascending" : "descending") : "none"}>
+        <button type="button" className="sort" onClick={() => setSort({ key, asc: active ? !sort.asc : true })}>
+          {label}
+          <span aria-hidden="true">{active ? (sort.asc ? " ▲" : " ▼") : ""}</span>
+        </button>
+      </th>
+    );
+  };
+
+  return (
+    <section aria-labelledby="resources-title">
+      <div className="page-head">
+        <h1 id="resources-title">Resources</h1>
+        <button type="button" onClick={reload}>
+          Refresh
+        </button>
+      </div>
+      <div className="toolbar">
+        <label className="grow">
+          <span className="visually-hidden">Search resources</span>
+          <input type="search" placeholder="Search by name, address or label" value={search} onChange={(e) => setSearch(e.target.value)} />
+        </label>
+        <form onSubmit={submitFilter} className="row">
+          <label htmlFor="label-filter" className="visually-hidden">
+            Label filter (key=value)
+          </label>
+          <input id="label-filter" placeholder="label filter: env=prod" value={filterText} onChange={(e) => setFilterText(e.target.value)} />
+          <button type="submit">Add filter</button>
+        </form>
+      </div>
+      <ErrorMessage error={filterError} />
+      {filters.length > 0 ? (
+        <ul className="chips" aria-label="Active label filters">
+          {filters.map(([k, v]) => (
+            <li key={`${k}=${v}`}>
+              <button type="button" className="chip active" aria-label={`Remove filter ${k}=${v}`} onClick={() => setFilters((f) => f.filter(([a, b]) => a !== k || b !== v))}>
+                {k}={v} ×
+              </button>
+            </li>
+          ))}
+        </ul>
+      ) : null}
+      <ErrorMessage error={error} />
+      {!data && !error ? (
+        <Loading what="resources" />
+      ) : (
+        <table className="table resources">
+          <thead>
+            <tr>
+              {header("kind", "Kind")}
+              {header("name", "Name")}
+              {header("description", "Address")}
+              <th scope="col">Labels</th>
+              <th scope="col">Connect</th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((r) => (
+              <ResourceRow key={`${r.kind}/${r.id}`} r={r} onLabel={addFilter} />
+            ))}
+          </tbody>
+        </table>
+      )}
+      {data && rows.length === 0 ? (
+        <p className="muted">{data.items.length === 0 ? "You have no resources to access yet." : "No resource matches the search and filters."}</p>
+      ) : null}
+    </section>
+  );
+}
