@@ -1,10 +1,10 @@
 import net from "node:net";
 import type { Duplex } from "node:stream";
 import tls from "node:tls";
-import ssh2 from "ssh2";
+import type ssh2 from "ssh2";
 import { ALPN } from "../../api/constants.ts";
 import { accessDenied, connectionProblem } from "../../api/errors.ts";
-import { CHANNEL_OPTIONS, certificateKey } from "../ssh/index.ts";
+import { certificateKey, loginWithCertificate, openProxyRoute } from "../ssh/index.ts";
 import type { Profile, StoredCredentials } from "./profile.ts";
 
 export interface SshTarget {
@@ -43,32 +43,7 @@ function sshOver(
   agent?: string,
 ): Promise<ssh2.Client> {
   const key = certificateKey(creds.sshKey, creds.sshCert);
-  return new Promise((resolve, reject) => {
-    const c = new ssh2.Client();
-    let banner = "";
-    c.on("banner", (msg: string) => {
-      banner += msg;
-    });
-    c.once("ready", () => resolve(c));
-    c.once("error", (e: Error & { level?: string }) => {
-      if (e.level === "client-authentication") {
-        const reason = banner.trim().split("\n").pop()?.replace(/^jumpgate:\s*/, "");
-        reject(accessDenied(reason || `access denied for ${username}`));
-      } else reject(connectionProblem(e.message, e));
-    });
-    const auth: ssh2.PublicKeyAuthMethod = { type: "publickey", username, key };
-    c.connect({
-      sock,
-      username,
-      authHandler: [auth],
-      hostVerifier,
-      keepaliveInterval: 15_000,
-      readyTimeout: 20_000,
-      // The route to a node carries the end-to-end connection: room for its packets (see CHANNEL_OPTIONS).
-      ...CHANNEL_OPTIONS,
-      ...(agent ? { agent, agentForward: true } : {}),
-    });
-  });
+  return loginWithCertificate(sock, username, key, { hostVerifier, keepaliveIntervalMs: 15_000, ...(agent ? { agent } : {}) });
 }
 
 /** The proxy hop: TLS authenticated the proxy, so its SSH host key needs no second check. */
@@ -78,14 +53,7 @@ export async function connectProxy(p: Profile, creds: StoredCredentials): Promis
 }
 
 /** A raw byte stream to a node's SSH port, routed by the proxy (what `jsh proxy ssh` hands to OpenSSH). */
-export function openRoute(proxy: ssh2.Client, host: string, port: number): Promise<ssh2.ClientChannel> {
-  return new Promise((resolve, reject) => {
-    proxy.subsys(`proxy:${host}:${port}`, (err, stream) => {
-      if (err) reject(connectionProblem(`cannot reach ${host}: ${err.message}`, err));
-      else resolve(stream);
-    });
-  });
-}
+export const openRoute = openProxyRoute;
 
 /** SSH to a node through the proxy, end to end: the proxy only relays bytes. */
 export async function connectNode(

@@ -1,3 +1,4 @@
 /** ssh2 helpers shared by the SSH service, the reverse tunnel, the proxy and jsh. */
 export { certificateKey } from "./certkey.ts";
 export { CHANNEL_OPTIONS, type PatchedConnection, patched } from "./patched.ts";
+export { type CertificateLoginOptions, loginWithCertificate, openProxyRoute } from "./login.ts";

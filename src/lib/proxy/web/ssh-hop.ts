@@ -7,9 +7,9 @@
  */
 import { createPrivateKey } from "node:crypto";
 import { Duplex } from "node:stream";
-import ssh2 from "ssh2";
-import { accessDenied, connectionProblem } from "../../../api/errors.ts";
-import { CHANNEL_OPTIONS, certificateKey } from "../../ssh/index.ts";
+import type ssh2 from "ssh2";
+import { accessDenied } from "../../../api/errors.ts";
+import { certificateKey, loginWithCertificate, openProxyRoute } from "../../ssh/index.ts";
 
 /** What ProxySshServer offers: a connection arrives as a duplex. */
 export interface SshEntry {
@@ -51,41 +51,8 @@ export function streamPair(): [Duplex, Duplex] {
 
 function login(sock: Duplex, username: string, creds: HopCredentials): Promise<ssh2.Client> {
   const key = certificateKey(createPrivateKey(creds.sshPrivateKey), creds.sshCert);
-  return new Promise((resolve, reject) => {
-    const c = new ssh2.Client();
-    let banner = "";
-    c.on("banner", (msg: string) => {
-      banner += msg;
-    });
-    c.once("ready", () => resolve(c));
-    c.once("error", (e: Error & { level?: string }) => {
-      if (e.level === "client-authentication") {
-        // The node and the proxy say why in a banner line, as jsh shows it.
-        const reason = banner.trim().split("\n").pop()?.replace(/^jumpgate:\s*/, "");
-        reject(accessDenied(reason || `access denied for ${username}`));
-      } else reject(connectionProblem(e.message, e));
-    });
-    const auth: ssh2.PublicKeyAuthMethod = { type: "publickey", username, key };
-    c.connect({
-      sock,
-      username,
-      authHandler: [auth],
-      // The first hop is this process; the second is checked by the route (the node is the one Auth registered), as in jsh.
-      hostVerifier: () => true,
-      readyTimeout: 20_000,
-      keepaliveInterval: 15_000,
-      ...CHANNEL_OPTIONS,
-    });
-  });
-}
-
-function route(proxy: ssh2.Client, host: string): Promise<ssh2.ClientChannel> {
-  return new Promise((resolve, reject) => {
-    proxy.subsys(`proxy:${host}:0`, (err, stream) => {
-      if (err) reject(connectionProblem(`cannot reach ${host}: ${err.message}`, err));
-      else resolve(stream);
-    });
-  });
+  // The first hop is this process; the second is checked by the route (the node is the one Auth registered), as in jsh.
+  return loginWithCertificate(sock, username, key, { hostVerifier: () => true, keepaliveIntervalMs: 15_000 });
 }
 
 /** SSH to `login@host` through the proxy; the caller ends both clients. */
@@ -99,7 +66,7 @@ export async function connectThroughProxy(
   entry.handleConnection(theirs, { remoteAddr });
   const proxy = await login(mine, creds.user, creds);
   try {
-    const r = await route(proxy, target.host);
+    const r = await openProxyRoute(proxy, target.host, 0);
     // The proxy's refusal (unknown node, access denied, lock) arrives on the route's stderr.
     let refusal = "";
     r.stderr.on("data", (d: Buffer) => {
