@@ -50,6 +50,15 @@ describe("Auth API over mutual TLS", () => {
     await denied(anon.createToken({ roles: ["node"] }), /log in/);
   });
 
+  test("a request larger than the API's read limit is refused before it is handled", async () => {
+    const anon = api.anonymous();
+    await assert.rejects(anon.getInvite({ token: "a".repeat(5 * 1024 * 1024) }), (e: unknown) => {
+      assert.ok(isJumpgateError(e, "limit-exceeded"), String(e));
+      return true;
+    });
+    assert.equal((await anon.ping({})).clusterName, "unit.test");
+  });
+
   test("users act within their roles' rules, and every refusal is audited", async () => {
     const ann = await api.asUser("ann");
     await denied(ann.listResources({ kind: "user" }), /may not list user/);

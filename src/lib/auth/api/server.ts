@@ -18,6 +18,9 @@ export const peerKey = createContextKey<Peer>({ kind: "anonymous", addr: "?" });
  */
 export const FAST_METHODS = ["generateUserCerts", "generateHostCerts"] as const;
 
+/** The largest request message Auth reads; larger ones fail with resource-exhausted. */
+export const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
+
 /** Responses smaller than this go uncompressed. */
 export const COMPRESS_MIN_BYTES = 64 * 1024;
 
@@ -54,6 +57,9 @@ export async function startAuthApi(opts: {
     // Compress only big answers (lists, event searches). Certificates barely shrink
     // (keys and signatures are random), and gzip cost more CPU than signing them.
     compressMinBytes: COMPRESS_MIN_BYTES,
+    // Connect's default is 4 GiB: one caller could make Auth buffer that much.
+    // The largest legitimate request is a recording part (1 MiB by default).
+    readMaxBytes: MAX_REQUEST_BYTES,
   });
   const secure = (t: AuthApiTls) => ({
     key: t.key,
