@@ -81,6 +81,8 @@ const PRESETS: readonly RoleInput[] = [
           { resources: ["event"], verbs: RO },
           { resources: ["session"], verbs: RO },
         ],
+        // Auditors may watch live sessions, never type into them (Teleport's preset does the same).
+        join_sessions: [{ name: "auditor oversight", roles: ["*"], kinds: ["*"], modes: ["observer"] }],
       },
     },
   },
