@@ -100,8 +100,8 @@ authCmd
 authCmd
   .command("sign")
   .option("--user <name>", "sign for this user")
-  .option("--host <names>", "sign a host certificate for NAME[,ALIASES]")
-  .option("--format <format>", "openssh | tls | identity", "identity")
+  .option("--host <names>", "sign a host (or, with --format db, a database server) certificate for NAME[,ALIASES]")
+  .option("--format <format>", "openssh | tls | identity | db", "identity")
   .option("--ttl <duration>", "certificate lifetime")
   .requiredOption("-o, --out <path>", "where to write")
   .action(async (o) => print(await authSign(await auth(), o)));

@@ -4,7 +4,9 @@ import { VERSION } from "../api/constants.ts";
 import { badParameter } from "../api/errors.ts";
 import { parseDuration } from "../api/resources/index.ts";
 import { decodeIdentity } from "../lib/crypto/index.ts";
-import { ask, currentProfile, type Format, formatDate, loadCredentials, login, parseFormat, ping, removeProfile, render, userAuthClient } from "../lib/client/index.ts";
+import { ask, currentProfile, type Format, formatDate, loadCredentials, login, parseFormat, ping, removeDbCerts, removeProfile, render, userAuthClient } from "../lib/client/index.ts";
+import { registerDbCommands } from "./jsh/db.ts";
+import { registerProxyDb } from "./jsh/proxy-db.ts";
 import { listNodes, parseSelector, renderNodes } from "./jsh/nodes.ts";
 import { playRecording, recordingsLs } from "./jsh/recordings.ts";
 import { proxySsh, scp, sshConfig } from "./jsh/openssh.ts";
@@ -155,6 +157,9 @@ program
     process.exitCode = await proxySsh(target, globals().proxy);
   });
 
+registerDbCommands(program, globals, print);
+registerProxyDb(program, () => globals().proxy, print);
+
 const recordings = program.command("recordings").description("recorded sessions");
 recordings
   .command("ls")
@@ -212,6 +217,7 @@ program
   .description("remove the saved certificates")
   .action(() => {
     const p = currentProfile(globals().proxy);
+    removeDbCerts(p);
     removeProfile(p);
     print(`Logged out ${p.user} from ${p.proxy}.`);
   });

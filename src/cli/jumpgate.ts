@@ -48,6 +48,16 @@ function processOptions(cfg: JumpgateConfig, log: ProcessOptions["log"], demo: b
       ...(ssh.listen_addr ? { listen: hp(ssh.listen_addr) } : {}),
     };
   }
+  const db = cfg.db_service;
+  if (db.enabled) {
+    opts.db = {
+      databases: db.databases.map((d) => ({
+        ...d,
+        dynamic_labels: d.dynamic_labels.map((c) => ({ name: c.name, command: c.command, periodMs: c.period })),
+      })),
+      resources: db.resources,
+    };
+  }
   if (!a.enabled && cfg.jumpgate.proxy_server) {
     opts.join = {
       proxyAddr: cfg.jumpgate.proxy_server,

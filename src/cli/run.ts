@@ -27,6 +27,8 @@ export async function main(fn: () => Promise<void>): Promise<void> {
       return;
     }
     printError(e, debug);
-    process.exitCode = 1;
+    // An error may ask for its own code: a refused host key exits 255, as OpenSSH does.
+    const own = isJumpgateError(e) ? (e as { exitCode?: unknown }).exitCode : undefined;
+    process.exitCode = typeof own === "number" ? own : 1;
   }
 }

@@ -14,6 +14,20 @@ export {
   type SessionRecordingMode,
   sessionRecordingConfigSchema,
 } from "./cluster.ts";
+export {
+  auditsQueries,
+  DB_NAME_PROBLEM,
+  DB_PROTOCOLS,
+  DB_TLS_MODES,
+  type Database,
+  type DatabaseInput,
+  type DatabaseProtocol,
+  databaseLabels,
+  dbSchema,
+  isValidDatabaseName,
+  isValidDbUri,
+} from "./db.ts";
+export { type DatabaseServer, type DatabaseServerInput, dbServerDatabase, dbServerName, dbServerSchema } from "./db-server.ts";
 export { durationProblem, formatDuration, parseDuration, tryParseDuration } from "./duration.ts";
 export type { DocumentLocation, Path } from "./issues.ts";
 export { findLock, type Lock, type LockInput, lockMessage, lockSchema } from "./lock.ts";

@@ -14,6 +14,8 @@ import {
   type SessionRecordingConfig,
   sessionRecordingConfigSchema,
 } from "./cluster.ts";
+import { type Database, dbSchema } from "./db.ts";
+import { type DatabaseServer, dbServerSchema } from "./db-server.ts";
 import { type DocumentLocation, defaultErrorMap, describeDocument, formatProblems, problemsOf } from "./issues.ts";
 import { type Lock, lockSchema } from "./lock.ts";
 import { type Node, nodeSchema } from "./node.ts";
@@ -23,7 +25,19 @@ import { type SessionTracker, sessionTrackerSchema } from "./session-tracker.ts"
 import { type Token, tokenSchema } from "./token.ts";
 import { type User, userSchema } from "./user.ts";
 
-export type Resource = User | Role | Token | CertAuthority | ClusterName | ClusterAuthPreference | Node | Lock | SessionTracker | SessionRecordingConfig;
+export type Resource =
+  | User
+  | Role
+  | Token
+  | CertAuthority
+  | ClusterName
+  | ClusterAuthPreference
+  | Node
+  | Lock
+  | SessionTracker
+  | SessionRecordingConfig
+  | Database
+  | DatabaseServer;
 export type ResourceKind = Resource["kind"];
 export type ResourceOfKind<K extends ResourceKind> = Extract<Resource, { kind: K }>;
 
@@ -36,6 +50,8 @@ const KINDS: Readonly<Record<ResourceKind, KindEntry>> = {
   cert_authority: { versions: ["v2"], schema: certAuthoritySchema },
   cluster_auth_preference: { versions: ["v2"], schema: clusterAuthPreferenceSchema },
   cluster_name: { versions: ["v2"], schema: clusterNameSchema },
+  db: { versions: ["v3"], schema: dbSchema },
+  db_server: { versions: ["v3"], schema: dbServerSchema },
   lock: { versions: ["v2"], schema: lockSchema },
   node: { versions: ["v2"], schema: nodeSchema },
   role: { versions: ROLE_VERSIONS, schema: roleSchema },

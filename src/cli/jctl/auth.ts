@@ -45,6 +45,7 @@ export async function authSign(auth: AuthClient, o: SignOptions): Promise<string
   if (!o.out) throw badParameter("name the output with --out PATH");
   if (!!o.user === !!o.host) throw badParameter("sign for exactly one of --user NAME or --host NAME");
   const ttlSeconds = o.ttl ? BigInt(Math.round(parseDuration(o.ttl) / 1000)) : 0n;
+  if (o.format === "db") return signDatabaseServer(auth, o, ttlSeconds);
   const ssh = generateEd25519();
   const tls = generateEcdsaP256();
   const sshPublicKey = sshPublicKeyLine(ssh.publicKey);
@@ -96,7 +97,51 @@ export async function authSign(auth: AuthClient, o: SignOptions): Promise<string
       );
       break;
     default:
-      throw badParameter(`unknown --format "${o.format}"; use openssh, tls or identity`);
+      throw badParameter(`unknown --format "${o.format}"; use openssh, tls, identity or db`);
   }
   return `The credentials have been written to ${written.join(", ")}`;
+}
+
+/**
+ * `--format db --host NAME[,ALIASES]`: the files a PostgreSQL or MySQL server
+ * needs to take connections from Database Services: `P.key` and `P.crt` (its
+ * server certificate, signed by the db CA, with every name as a SAN) and
+ * `P.cas` (the db CA, to trust the services' client certificates).
+ */
+async function signDatabaseServer(auth: AuthClient, o: SignOptions, ttlSeconds: bigint): Promise<string> {
+  if (!o.host) throw badParameter("--format db signs a database server's certificate: name it with --host NAME[,ALIASES]");
+  const names = csv(o.host);
+  if (names.length === 0) throw badParameter("name the database server with --host NAME[,ALIASES]");
+  const key = generateEcdsaP256();
+  const r = await auth.generateDatabaseCert({
+    tlsPublicKey: key.publicKey.export({ format: "pem", type: "spki" }).toString(),
+    serverNames: names,
+    ttlSeconds,
+  });
+  const written: string[] = [];
+  const put = (path: string, data: string) => {
+    writePrivate(path, data.endsWith("\n") ? data : `${data}\n`);
+    written.push(path);
+  };
+  put(`${o.out}.key`, key.privateKey.export({ format: "pem", type: "pkcs8" }).toString());
+  put(`${o.out}.crt`, r.cert);
+  put(`${o.out}.cas`, r.caCerts.map((c) => c.trim()).join("\n"));
+  return [
+    `Database credentials have been written to ${written.join(", ")} (valid until ${r.expires}).`,
+    "",
+    "PostgreSQL (postgresql.conf and pg_hba.conf):",
+    "  ssl = on",
+    `  ssl_cert_file = '${o.out}.crt'`,
+    `  ssl_key_file = '${o.out}.key'`,
+    `  ssl_ca_file = '${o.out}.cas'`,
+    "  hostssl all all ::/0 cert",
+    "  hostssl all all 0.0.0.0/0 cert",
+    "",
+    "MySQL / MariaDB (my.cnf, [mysqld]):",
+    "  require_secure_transport = ON",
+    `  ssl-cert = ${o.out}.crt`,
+    `  ssl-key = ${o.out}.key`,
+    `  ssl-ca = ${o.out}.cas`,
+    "  and per user: ALTER USER 'alice'@'%' REQUIRE SUBJECT '/CN=alice';",
+  ].join("\n");
 }

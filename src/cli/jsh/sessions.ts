@@ -126,7 +126,7 @@ export async function jshJoin(sessionId: string, flags: JoinFlags): Promise<numb
   // Any of your logins the node accepts will do: the owner's if you have it, else your first.
   const login = flags.login ?? (logins.includes(spec.login) ? spec.login : logins[0]);
   if (!login) throw accessDenied("joining a session needs one of your logins on its node, and you have none");
-  const { node, proxy } = await connectNode(p, creds, { host: spec.host_id, port: 0, login }, () => true);
+  const { node, proxy } = await connectNode(p, creds, { host: spec.host_id, port: 0, login });
   try {
     return await attach(node, sessionId, spec, flags.mode);
   } finally {

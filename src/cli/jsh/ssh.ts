@@ -86,7 +86,7 @@ async function runOn(
   const creds = loadCredentials(p);
   const agent = flags.forwardAgent ? process.env.SSH_AUTH_SOCK : undefined;
   if (flags.forwardAgent && !agent) throw badParameter("-A needs a running ssh-agent (SSH_AUTH_SOCK is not set)");
-  const { node, proxy } = await connectNode(p, creds, { host: target.host, port: 0, login: target.login }, () => true, agent);
+  const { node, proxy } = await connectNode(p, creds, { host: target.host, port: 0, login: target.login }, agent);
   const servers: net.Server[] = [];
   try {
     for (const l of flags.local ?? []) servers.push(await localForward(node, parseForward(l)));

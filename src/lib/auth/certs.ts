@@ -4,6 +4,7 @@ import {
   formatCertificateLine,
   type Identity,
   issueClientCertificate,
+  type RouteToDatabase,
   issueServerCertificate,
   parseSshPublicKey,
   signHostCertificate,
@@ -97,7 +98,8 @@ export async function issueUserCerts(
   user: UserResource,
   keys: PublicKeys,
   requestedTtlMs: number | undefined,
-  extra: { mfaVerified?: boolean } = {},
+  /** routeToDatabase must have passed checkDatabaseRoute (databases.ts). */
+  extra: { mfaVerified?: boolean; routeToDatabase?: RouteToDatabase } = {},
 ): Promise<IssuedCerts> {
   const { ssh, tls } = parseKeys(keys);
   const checker = await checkerFor(ctx, user);
@@ -142,6 +144,7 @@ export async function issueUserCerts(
     systemRoles: [],
     clusterName: ctx.config.clusterName,
   };
+  if (extra.routeToDatabase) identity.routeToDatabase = extra.routeToDatabase;
   const tlsCert = await issueClientCertificate({
     caCert: userCa.tlsSigner.cert,
     caKey: userCa.tlsSigner.key,
@@ -150,7 +153,14 @@ export async function issueUserCerts(
     ttlMs: ttl,
     clock: ctx.clock,
   });
-  await ctx.audit.emit({ event: "cert.create", user: name, cert_type: "user", ttl_seconds: Math.round(ttl / 1000) });
+  const db = extra.routeToDatabase;
+  await ctx.audit.emit({
+    event: "cert.create",
+    user: name,
+    cert_type: "user",
+    ttl_seconds: Math.round(ttl / 1000),
+    ...(db ? { db_service: db.serviceName, db_protocol: db.protocol, db_user: db.username, db_name: db.database } : {}),
+  });
   return {
     sshCert: formatCertificateLine(sshCert),
     tlsCert,

@@ -40,6 +40,10 @@ export interface AuthStores {
   roles: ResourceStore<StoredResource>;
   tokens: ResourceStore<StoredResource>;
   nodes: ResourceStore<StoredResource>;
+  /** `db`: databases registered with `jctl create` (Database Services serve them). */
+  databases: ResourceStore<StoredResource>;
+  /** `db_server`: Database Services' heartbeats, one per database served. */
+  dbServers: ResourceStore<StoredResource>;
   sessionTrackers: ResourceStore<StoredResource>;
   locks: ResourceStore<StoredResource>;
   cas: ResourceStore<CaResource>;
@@ -54,6 +58,8 @@ export function makeStores(backend: Backend): AuthStores {
     roles: new ResourceStore(backend, "/roles", "role"),
     tokens: new ResourceStore(backend, "/tokens", "token"),
     nodes: new ResourceStore(backend, "/nodes", "node"),
+    databases: new ResourceStore(backend, "/databases", "database"),
+    dbServers: new ResourceStore(backend, "/db_servers", "database server"),
     sessionTrackers: new ResourceStore(backend, "/session_trackers", "session"),
     locks: new ResourceStore(backend, "/locks", "lock"),
     cas: new ResourceStore<CaResource>(backend, "/authorities", "certificate authority"),
@@ -74,6 +80,10 @@ export function storeForKind(stores: AuthStores, kind: string): ResourceStore<St
       return stores.tokens;
     case "node":
       return stores.nodes;
+    case "db":
+      return stores.databases;
+    case "db_server":
+      return stores.dbServers;
     case "session_tracker":
       return stores.sessionTrackers;
     case "lock":

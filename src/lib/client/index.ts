@@ -10,3 +10,17 @@ export { ask } from "./prompt.ts";
 export { webCall, type WebClientOptions } from "./webclient.ts";
 export { userAuthClient } from "./userclient.ts";
 export { connectNode, connectProxy, openRoute, type SshTarget } from "./sshclient.ts";
+export { dialDatabase, type LocalDbProxy, type LocalDbProxyOptions, startLocalDbProxy } from "./dbproxy.ts";
+export {
+  type DatabaseInfo,
+  type DbCert,
+  type DbCertPaths,
+  type DbLoginOptions,
+  dbCertPaths,
+  dbLogin,
+  findDbCert,
+  listDatabases,
+  listDbCerts,
+  loadDbCert,
+  removeDbCerts,
+} from "./dbcerts.ts";

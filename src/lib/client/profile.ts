@@ -4,7 +4,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
 import { badParameter, notFound } from "../../api/errors.ts";
-import { parseOpenSshPrivateKey, writeOpenSshPrivateKey } from "../crypto/index.ts";
+import { parseOpenSshPrivateKey, parseSshPublicKey, writeOpenSshPrivateKey } from "../crypto/index.ts";
 
 /**
  * The user's profile under ~/.jsh (JSH_HOME): which proxy and user are current,
@@ -19,6 +19,7 @@ import { parseOpenSshPrivateKey, writeOpenSshPrivateKey } from "../crypto/index.
  *   keys/<proxy>/<user>-x509.pem    X.509 certificate
  *   keys/<proxy>/cas/<cluster>.pem  host CA certificates (verify servers)
  *   keys/<proxy>/cas/<cluster>-user.pem  user CA certificates
+ *   keys/<proxy>/cas/<cluster>-host-ssh  @cert-authority lines of the SSH host CA (verify nodes)
  *   known_hosts                     @cert-authority lines for each cluster
  */
 export interface Profile {
@@ -35,6 +36,7 @@ export interface StoredCredentials {
   tlsCert: string;
   hostCaCerts: string[];
   userCaCerts: string[];
+  /** `@cert-authority` lines trusting the cluster's SSH host CA keys. */
   knownHosts: string[];
 }
 
@@ -67,6 +69,7 @@ export function keyPaths(p: Pick<Profile, "proxy" | "user" | "cluster">, home = 
     tlsCert: join(base, `${u}-x509.pem`),
     hostCas: join(base, "cas", `${safe(p.cluster)}.pem`),
     userCas: join(base, "cas", `${safe(p.cluster)}-user.pem`),
+    hostSshCas: join(base, "cas", `${safe(p.cluster)}-host-ssh`),
     knownHosts: join(home, "known_hosts"),
     profile: join(home, `${safe(p.proxy)}.yaml`),
   };
@@ -84,6 +87,7 @@ export function saveProfile(p: Profile, c: StoredCredentials, sshPublicKeyLine: 
   writeSecret(paths.tlsCert, c.tlsCert);
   writeSecret(paths.hostCas, c.hostCaCerts.join("\n"));
   writeSecret(paths.userCas, c.userCaCerts.join("\n"));
+  writeSecret(paths.hostSshCas, c.knownHosts.join("\n"));
   const existing = existsSync(paths.knownHosts) ? readFileSync(paths.knownHosts, "utf8").split("\n") : [];
   const keep = existing.filter((l) => l.trim() && !c.knownHosts.includes(l.trim()));
   writeSecret(paths.knownHosts, [...keep, ...c.knownHosts].join("\n"));
@@ -122,13 +126,36 @@ export function loadCredentials(p: Profile, home = jshHome()): StoredCredentials
     tlsCert: read(paths.tlsCert),
     hostCaCerts: pemList(paths.hostCas),
     userCaCerts: pemList(paths.userCas),
-    knownHosts: [],
+    knownHosts: hostCaLines(p, paths),
   };
+}
+
+/** The cluster's `@cert-authority` lines: the profile's own, or (for a profile saved before it kept them) those for the cluster in known_hosts. */
+function hostCaLines(p: Profile, paths: ReturnType<typeof keyPaths>): string[] {
+  const lines = (f: string) => (existsSync(f) ? readFileSync(f, "utf8").split("\n").map((l) => l.trim()) : []);
+  const own = lines(paths.hostSshCas).filter((l) => l.startsWith("@cert-authority "));
+  if (own.length > 0) return own;
+  return lines(paths.knownHosts).filter((l) => l.split(/\s+/)[1] === `*.${p.cluster},${p.cluster}` && l.startsWith("@cert-authority "));
+}
+
+/** The SSH host CA public keys that `knownHosts` trusts: what nodes' host certificates must be signed by. */
+export function trustedHostCaKeys(c: Pick<StoredCredentials, "knownHosts">): KeyObject[] {
+  const keys: KeyObject[] = [];
+  for (const line of c.knownHosts) {
+    const [marker, , alg, b64] = line.trim().split(/\s+/);
+    if (marker !== "@cert-authority" || !alg || !b64) continue;
+    try {
+      keys.push(parseSshPublicKey(`${alg} ${b64}`));
+    } catch {
+      // a line this version cannot read trusts nothing
+    }
+  }
+  return keys;
 }
 
 export function removeProfile(p: Profile, home = jshHome()): void {
   const paths = keyPaths(p, home);
-  for (const f of [paths.sshKey, paths.sshPub, paths.sshCert, paths.tlsKey, paths.tlsCert, paths.profile]) {
+  for (const f of [paths.sshKey, paths.sshPub, paths.sshCert, paths.tlsKey, paths.tlsCert, paths.hostSshCas, paths.profile]) {
     rmSync(f, { force: true });
   }
   const cur = join(home, "current-profile");

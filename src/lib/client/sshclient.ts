@@ -2,13 +2,23 @@ import net from "node:net";
 import type { Duplex } from "node:stream";
 import tls from "node:tls";
 import type ssh2 from "ssh2";
+import { systemClock } from "../../api/clock.ts";
 import { ALPN } from "../../api/constants.ts";
 import { accessDenied, connectionProblem } from "../../api/errors.ts";
-import { certificateKey, loginWithCertificate, openProxyRoute } from "../ssh/index.ts";
-import type { Profile, StoredCredentials } from "./profile.ts";
+import {
+  type CertificateLoginOptions,
+  certificateKey,
+  expectedNodePrincipals,
+  HOST_KEY_VERIFICATION_FAILED,
+  HostKeyRefused,
+  isHostKeyRefused,
+  loginWithCertificate,
+  openProxyRoute,
+} from "../ssh/index.ts";
+import { type Profile, type StoredCredentials, trustedHostCaKeys } from "./profile.ts";
 
 export interface SshTarget {
-  /** Node name, UUID or NAME.CLUSTER, as the proxy resolves it. */
+  /** Node name, UUID or NAME.CLUSTER, as the proxy resolves it; the node's host certificate must list it. */
   host: string;
   port: number;
   login: string;
@@ -39,30 +49,39 @@ function sshOver(
   sock: Duplex,
   username: string,
   creds: StoredCredentials,
-  hostVerifier: (key: Buffer) => boolean,
+  host: CertificateLoginOptions["host"],
   agent?: string,
 ): Promise<ssh2.Client> {
   const key = certificateKey(creds.sshKey, creds.sshCert);
-  return loginWithCertificate(sock, username, key, { hostVerifier, keepaliveIntervalMs: 15_000, ...(agent ? { agent } : {}) });
+  return loginWithCertificate(sock, username, key, { host, keepaliveIntervalMs: 15_000, ...(agent ? { agent } : {}) });
 }
 
 /** The proxy hop: TLS authenticated the proxy, so its SSH host key needs no second check. */
 export async function connectProxy(p: Profile, creds: StoredCredentials): Promise<ssh2.Client> {
   const sock = await tlsToProxy(p);
-  return sshOver(sock, p.user, creds, () => true);
+  return sshOver(sock, p.user, creds, "authenticated-by-transport");
 }
 
 /** A raw byte stream to a node's SSH port, routed by the proxy (what `jsh proxy ssh` hands to OpenSSH). */
 export const openRoute = openProxyRoute;
 
-/** SSH to a node through the proxy, end to end: the proxy only relays bytes. */
+/**
+ * SSH to a node through the proxy, end to end: the proxy only relays bytes.
+ * The node (or the proxy speaking for an agentless one) must present a host
+ * certificate from the cluster's host CA for the name asked for; anything
+ * else is refused with HostKeyRefused, as OpenSSH with `@cert-authority` would.
+ */
 export async function connectNode(
   p: Profile,
   creds: StoredCredentials,
   t: SshTarget,
-  hostVerifier: (key: Buffer) => boolean,
   agent?: string,
 ): Promise<{ node: ssh2.Client; proxy: ssh2.Client }> {
+  const trustedCaKeys = trustedHostCaKeys(creds);
+  if (trustedCaKeys.length === 0) {
+    throw new HostKeyRefused(`the profile for ${p.proxy} holds no host CA key to verify nodes with; run: jsh login --proxy=${p.proxy}`);
+  }
+  const host = { trustedCaKeys, principals: expectedNodePrincipals(t.host, p.cluster), clock: systemClock };
   const proxy = await connectProxy(p, creds);
   try {
     const route = await openRoute(proxy, t.host, t.port);
@@ -71,7 +90,8 @@ export async function connectNode(
     route.stderr.on("data", (d: Buffer) => {
       refusal += d.toString();
     });
-    const node = await sshOver(route, t.login, creds, hostVerifier, agent).catch((e: unknown) => {
+    const node = await sshOver(route, t.login, creds, host, agent).catch((e: unknown) => {
+      if (isHostKeyRefused(e)) throw e.message.includes(HOST_KEY_VERIFICATION_FAILED) ? e : new HostKeyRefused(`${HOST_KEY_VERIFICATION_FAILED} for ${t.host}: ${e.message}`, e.detail);
       const first = refusal.trim().split("\n")[0]?.replace(/^ERROR:\s*/, "");
       if (first) throw accessDenied(first);
       throw e;

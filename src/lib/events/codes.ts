@@ -60,6 +60,9 @@ export const EVENT_CODES = {
   "db.session.start": { success: "TDB00I", failure: "TDB00W", description: "database session started" },
   "db.session.end": { success: "TDB01I", description: "database session ended" },
   "db.session.query": { success: "TDB02I", failure: "TDB02W", description: "database query" },
+  "db.create": { success: "TDB03I", description: "database registered (db resource created)" },
+  "db.update": { success: "TDB04I", description: "database resource updated" },
+  "db.delete": { success: "TDB05I", description: "database resource deleted" },
   "windows.desktop.session.start": { success: "TDP00I", failure: "TDP00W", description: "desktop session started" },
   "windows.desktop.session.end": { success: "TDP01I", description: "desktop session ended" },
 

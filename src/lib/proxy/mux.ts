@@ -1,6 +1,7 @@
 import net from "node:net";
 import tls from "node:tls";
 import type { Logger } from "pino";
+import { looksLikePgPreStartup } from "../../api/dbwire.ts";
 import { isJumpgateError } from "../../api/errors.ts";
 import { type Endpoint, parseProxyHeader } from "./proxyprotocol/index.ts";
 
@@ -35,7 +36,10 @@ export interface MuxOptions {
   log: Logger;
 }
 
-export type FirstBytesKind = "tls" | "ssh" | "proxy-v1" | "proxy-v2" | "unknown" | "need-more";
+export type FirstBytesKind = "tls" | "ssh" | "postgres" | "proxy-v1" | "proxy-v2" | "unknown" | "need-more";
+
+/** Raw (non-TLS) protocols a handler can be registered for. */
+export type RawKind = "ssh" | "postgres";
 
 const PROXY_V2_SIG = Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a]);
 
@@ -43,6 +47,11 @@ const PROXY_V2_SIG = Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51
 export function classifyFirstBytes(buf: Buffer): FirstBytesKind {
   if (buf.length === 0) return "need-more";
   if (buf[0] === 0x16) return "tls";
+  // A Postgres client speaks first with an untyped packet: SSLRequest, GSSENCRequest or StartupMessage.
+  if (buf[0] === 0x00) {
+    const pg = looksLikePgPreStartup(buf);
+    return pg === undefined ? "need-more" : pg ? "postgres" : "unknown";
+  }
   const starts = (sig: Buffer): boolean | undefined => {
     const n = Math.min(sig.length, buf.length);
     if (!buf.subarray(0, n).equals(sig.subarray(0, n))) return false;
@@ -62,7 +71,7 @@ export function classifyFirstBytes(buf: Buffer): FirstBytesKind {
 
 export class Multiplexer {
   private readonly alpnHandlers = new Map<string, ConnHandler>();
-  private readonly rawHandlers = new Map<"ssh", ConnHandler>();
+  private readonly rawHandlers = new Map<RawKind, ConnHandler>();
   private readonly sockets = new Set<net.Socket>();
   private server: net.Server | undefined;
   private tls: tls.Server | undefined;
@@ -88,7 +97,7 @@ export class Multiplexer {
     this.alpnHandlers.set(protocol, handler);
   }
 
-  handleRaw(kind: "ssh", handler: ConnHandler): void {
+  handleRaw(kind: RawKind, handler: ConnHandler): void {
     this.rawHandlers.set(kind, handler);
   }
 
@@ -166,7 +175,7 @@ export class Multiplexer {
       clearTimeout(deadline);
       if (client) presentAs(socket, client);
       if (kind === "tls") return this.acceptTls(socket, peerKey, client);
-      const raw = kind === "ssh" ? this.rawHandlers.get("ssh") : undefined;
+      const raw = kind === "ssh" || kind === "postgres" ? this.rawHandlers.get(kind) : undefined;
       if (!raw) {
         this.opts.log.debug({ remoteAddr, kind }, "closing connection with unknown protocol");
         socket.destroy();

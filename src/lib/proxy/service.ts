@@ -6,6 +6,7 @@ import type { AuthClient } from "../../api/authclient.ts";
 import { ALPN } from "../../api/constants.ts";
 import { Multiplexer } from "./mux.ts";
 import { createWebServer } from "./web/server.ts";
+import type { SshEntry } from "./web/ssh-hop.ts";
 
 export interface ProxyOptions {
   host: string;
@@ -17,9 +18,14 @@ export interface ProxyOptions {
   authAddr: { host: string; port: number };
   log: Logger;
   /** When given, serves raw SSH and the `jumpgate-ssh` route (a ProxySshServer). */
-  sshProxy?: { handleConnection(stream: Duplex, info: { remoteAddr: string }): void };
+  sshProxy?: SshEntry;
   /** When given, serves the `jumpgate-reversetunnel` route (a TunnelServer). */
   reverseTunnel?: { handle(socket: Duplex, info?: { remoteAddr: string }): void };
+  /** When given, serves Postgres clients at the port and the `jumpgate-postgres`/`jumpgate-mysql` routes (a DbProxy). */
+  dbProxy?: {
+    handlePostgres(socket: Duplex, info: { remoteAddr: string }): void;
+    handleAlpn(stream: Duplex, info: { remoteAddr: string; alpn?: string }): void;
+  };
   /** Idle expiry of web sessions (`proxy_service.web_idle_timeout`); default 30 min. */
   webIdleTimeoutMs?: number;
   /** Load balancers that must send a PROXY protocol header (`proxy_service.trusted_proxy_protocol_addrs`). */
@@ -73,6 +79,12 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyService> {
     mux.handleAlpn(ALPN.ssh, (s, info) => sshProxy.handleConnection(s, info));
   }
   if (reverseTunnel) mux.handleAlpn(ALPN.reverseTunnel, (s, info) => reverseTunnel.handle(s, info));
+  const { dbProxy } = opts;
+  if (dbProxy) {
+    mux.handleRaw("postgres", (s, info) => dbProxy.handlePostgres(s, info));
+    mux.handleAlpn(ALPN.postgres, (s, info) => dbProxy.handleAlpn(s, info));
+    mux.handleAlpn(ALPN.mysql, (s, info) => dbProxy.handleAlpn(s, info));
+  }
   const addr = await mux.listen(opts.host, opts.port);
   return {
     port: addr.port,

@@ -29,6 +29,12 @@ export interface KubeResourceRequest {
   verb: string;
 }
 
+/** Database users or names: those a role allows (minus denied ones), and those any role denies. */
+export interface DbValues {
+  allowed: string[];
+  denied: string[];
+}
+
 /** One condition besides labels that a single role must satisfy, e.g. the login. */
 interface Matcher {
   readonly what: string;
@@ -129,6 +135,29 @@ export class AccessChecker {
     const matchers = [inSetOrStar(`database user ${JSON.stringify(dbUser)}`, dbUser, (c) => c.dbUsers)];
     if (dbName !== undefined) matchers.push(inSetOrStar(`database name ${JSON.stringify(dbName)}`, dbName, (c) => c.dbNames));
     return this.check("database", "dbLabels", db.labels, matchers);
+  }
+
+  /** Labels only: may the user see this database at all (`jsh db ls`)? Connections need checkDatabaseAccess. */
+  checkDatabaseLabels(db: { labels: Labels }): Decision {
+    return this.check("database", "dbLabels", db.labels, []);
+  }
+
+  /**
+   * The database users and names the roles name for this database (`jsh db ls`,
+   * the web UI): allowed by a role whose db_labels match it, minus what any role
+   * denies; "*" means any. Every connection still goes through checkDatabaseAccess.
+   */
+  databaseAccessSummary(db: { labels: Labels }): { users: DbValues; names: DbValues } {
+    const empty = { users: { allowed: [], denied: [] }, names: { allowed: [], denied: [] } };
+    if (this.roles.length === 0) return empty;
+    if (this.roles.some((r) => evaluateSelector(r.deny.dbLabels, db.labels).outcome !== "no-match")) return empty;
+    const matching = this.roles.filter((r) => evaluateSelector(r.allow.dbLabels, db.labels).outcome === "match");
+    const values = (pick: (c: CompiledConditions) => ReadonlySet<string>): DbValues => {
+      const denied = new Set(this.roles.flatMap((r) => [...pick(r.deny)]));
+      const allowed = denied.has("*") ? [] : [...new Set(matching.flatMap((r) => [...pick(r.allow)]))].filter((v) => !denied.has(v));
+      return { allowed: allowed.sort(), denied: [...denied].sort() };
+    };
+    return { users: values((c) => c.dbUsers), names: values((c) => c.dbNames) };
   }
 
   checkAppAccess(app: { labels: Labels }): Decision {

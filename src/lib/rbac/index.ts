@@ -1,5 +1,5 @@
 /** Role evaluation (DESIGN §3): the public surface of src/lib/rbac. Pure functions, no I/O. */
-export { AccessChecker, type CertPermissions, type KubeDecision, type KubeResourceRequest } from "./checker.ts";
+export { AccessChecker, type CertPermissions, type DbValues, type KubeDecision, type KubeResourceRequest } from "./checker.ts";
 export { ALLOW, type Decision, type Denied, deny, type LabelSelectorInput, type Labels, type Traits } from "./decision.ts";
 export { checkCanGrant, type GrantTarget, type GrantVerb } from "./escalation.ts";
 export {

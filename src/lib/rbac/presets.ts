@@ -22,6 +22,7 @@ const EDITOR_RESOURCES = [
   "session_recording_config",
   "node",
   "db",
+  "db_server",
   "app",
   "kube_cluster",
   "windows_desktop",

@@ -100,8 +100,8 @@ export async function startAuthPart(
 }
 
 /** Host certificates for another role of this same process, issued without a round trip. */
-export async function localHostIdentity(server: AuthServer, hostId: string, nodeName: string, role: string, principals: string[]) {
+export async function localHostIdentity(server: AuthServer, hostId: string, nodeName: string, role: string, principals: string[], dnsNames: string[] = []) {
   const keys = freshKeys();
-  const certs = await issueHostCerts(server.ctx, { hostId, nodeName, role, principals, dnsNames: [], ...keys });
+  const certs = await issueHostCerts(server.ctx, { hostId, nodeName, role, principals, dnsNames, ...keys });
   return { keys, certs, identity: identityFrom(keys, certs, []) };
 }

@@ -1,4 +1,5 @@
 import { mkdirSync } from "node:fs";
+import { isIP } from "node:net";
 import { userInfo } from "node:os";
 import { join } from "node:path";
 import type { Logger } from "pino";
@@ -10,7 +11,9 @@ import { type ProxyService, startProxy } from "../proxy/index.ts";
 import type { CommandLabelSpec } from "../srv/agent/index.ts";
 import { type AuthPart, localHostIdentity, startAuthPart } from "./auth-part.ts";
 import { hostUuid } from "./identity.ts";
+import { type DbPartOptions, startDbPart } from "./db-part.ts";
 import { startNodePart } from "./node-part.ts";
+import { startProxyDb } from "./proxy-db.ts";
 import { startProxySsh } from "./proxy-part.ts";
 import { proxyKeyPair } from "./proxy-tls.ts";
 import { renewingAuthClient } from "./renewing.ts";
@@ -47,6 +50,8 @@ export interface ProcessOptions {
     /** Dialled directly here instead of through a reverse tunnel. */
     listen?: { host: string; port: number };
   };
+  /** The Database Service (`db_service`). */
+  db?: Pick<DbPartOptions, "databases" | "resources">;
   /** Agents without a local Auth Service join through this proxy. */
   join?: { proxyAddr: string; token?: string; insecure: boolean };
   /** Demo mode: create the first admin and print the sign-up link. */
@@ -121,6 +126,19 @@ export async function startProcess(opts: ProcessOptions): Promise<RunningProcess
         log,
       });
       closers.push(() => proxySsh.close());
+      const proxyDb = await startProxyDb({
+        auth: authClient,
+        tunnels: proxySsh.tunnels,
+        // Database clients verify this certificate against the host CA (psql sslmode=verify-full: the public host name).
+        issueTls: async () => {
+          const id = await localHostIdentity(server, hostId, opts.nodeName, "proxy", [host], isIP(host) ? [] : [host]);
+          return { cert: id.certs.tlsCert, key: id.keys.tls.privateKey.export({ format: "pem", type: "pkcs8" }).toString() };
+        },
+        renewMs: HOST_RENEW_MS,
+        clock: systemClock,
+        log,
+      });
+      closers.push(async () => proxyDb.close());
       const pair = await proxyKeyPair(opts.dataDir, p.httpsKeyPairs, [host]);
       proxyCert = pair.cert;
       proxy = await startProxy({
@@ -133,6 +151,7 @@ export async function startProcess(opts: ProcessOptions): Promise<RunningProcess
         log: log.child({ component: "proxy" }),
         sshProxy: proxySsh.ssh,
         reverseTunnel: proxySsh.tunnels,
+        dbProxy: proxyDb.db,
         ...(p.webIdleTimeoutMs ? { webIdleTimeoutMs: p.webIdleTimeoutMs } : {}),
         ...(p.trustedProxyProtocolAddrs?.length ? { trustedProxyProtocolAddrs: p.trustedProxyProtocolAddrs } : {}),
       });
@@ -168,6 +187,31 @@ export async function startProcess(opts: ProcessOptions): Promise<RunningProcess
       clusterName = part.clusterName;
       closers.push(() => part.close());
       log.info({ hostId, nodeName: opts.nodeName }, "SSH service is running");
+    }
+
+    if (opts.db) {
+      const proxyLocal = proxy && opts.proxy ? `${loopback(opts.proxy.listen.host)}:${proxy.port}` : undefined;
+      const part = await startDbPart({
+        dataDir: opts.dataDir,
+        nodeName: opts.nodeName,
+        databases: opts.db.databases,
+        resources: opts.db.resources,
+        log,
+        ...(auth
+          ? {
+              local: {
+                server: auth.server,
+                authAddr: `${auth.localAddr.host}:${auth.localAddr.port}`,
+                ...(proxyLocal ? { proxyAddr: proxyLocal } : {}),
+                ...(proxyCert ? { proxyCert } : {}),
+              },
+            }
+          : {}),
+        ...(opts.join ? { join: opts.join } : {}),
+      });
+      clusterName = part.clusterName;
+      closers.push(() => part.close());
+      log.info({ nodeName: opts.nodeName, databases: opts.db.databases.map((d) => d.name) }, "Database Service is running");
     }
 
     if (opts.demo && auth) await announceFirstAdmin(auth.server, opts, proxy);

@@ -26,6 +26,8 @@ export interface ProxyForwardOptions {
   auth: AuthClient;
   dataDir: string;
   userCaKeys(): KeyObject[];
+  /** Host CA keys: the nodes the proxy logs in to must present host certificates signed by one. */
+  hostCaKeys(): KeyObject[];
   clock: Clock;
   log: Logger;
 }
@@ -143,6 +145,7 @@ export async function startProxyForwarder(o: ProxyForwardOptions): Promise<{ for
     plan: async (node) => planRoute(await mode(), node),
     hostKeyFor,
     trustedUserCaKeys: o.userCaKeys,
+    trustedHostCaKeys: o.hostCaKeys,
     authorizeLogin,
     userCertFor,
     recorders: createSpoolRecorderFactory({ dir, clock, uploader, log }),

@@ -85,12 +85,13 @@ export async function startProxySsh(o: {
     },
   });
 
-  const forwarding = await startProxyForwarder({ auth, dataDir: o.dataDir, userCaKeys: () => cas.user, clock: o.clock, log });
+  const forwarding = await startProxyForwarder({ auth, dataDir: o.dataDir, userCaKeys: () => cas.user, hostCaKeys: () => cas.host, clock: o.clock, log });
 
   const ssh = new ProxySshServer({
     hostKey: o.hostKey,
     hostCertificate: o.hostCertificate,
     trustedUserCaKeys: () => cas.user,
+    trustedHostCaKeys: () => cas.host,
     resolveNode,
     // The proxy only refuses nodes the user could never log in to, so they cannot be probed; the node decides the login.
     authorizeRoute: async (user, node) => {

@@ -2,3 +2,14 @@
 export { certificateKey } from "./certkey.ts";
 export { CHANNEL_OPTIONS, type PatchedConnection, patched } from "./patched.ts";
 export { type CertificateLoginOptions, loginWithCertificate, openProxyRoute } from "./login.ts";
+export {
+  checkHostCertificate,
+  expectedNodePrincipals,
+  HOST_KEY_ALGORITHMS,
+  HOST_KEY_VERIFICATION_FAILED,
+  type HostCertCheck,
+  HostKeyRefused,
+  type HostVerifier,
+  hostCertificateVerifier,
+  isHostKeyRefused,
+} from "./hostcert.ts";

@@ -177,7 +177,7 @@ export class ReverseTunnelAgent extends EventEmitter<ReverseTunnelAgentEvents> {
           sock: socket,
           username: this.opts.hostId,
           authHandler: [auth],
-          // The proxy is authenticated by its TLS certificate; the ssh2 client cannot check host certificates.
+          // The proxy is authenticated by its TLS certificate (ALPN route), so its SSH host key needs no second check.
           hostVerifier: () => true,
           keepaliveInterval: this.opts.keepaliveIntervalMs ?? 5000,
           keepaliveCountMax: this.opts.keepaliveCountMax ?? 2,

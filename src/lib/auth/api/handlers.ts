@@ -1,9 +1,10 @@
 import { Code, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { accessDenied, badParameter } from "../../../api/errors.ts";
-import { AuthService } from "../../../api/gen/jumpgate/v1/auth_pb.ts";
+import { create } from "@bufbuild/protobuf";
+import { AuthService, DatabaseCertSchema } from "../../../api/gen/jumpgate/v1/auth_pb.ts";
 import type { StoredResource } from "../../services/index.ts";
 import { type CaType, CA_TYPES } from "../authorities.ts";
-import { issueHostCerts, issueUserCerts } from "../certs.ts";
+import { checkerFor, issueHostCerts, issueUserCerts } from "../certs.ts";
 import { authenticateUser } from "../login.ts";
 import { createToken, registerUsingToken } from "../join.ts";
 import { deleteResource, getResource, listResources, normalizeKind, upsertResource } from "../resources.ts";
@@ -26,6 +27,7 @@ import { canSeeNode, certsToProto, guardGrant, guardRoles, isAudited, traitsFrom
 import { watchResources } from "./watch.ts";
 import { authenticateWebSessionRpc, createWebSessionRpc, deleteWebSessionRpc } from "./websession-handlers.ts";
 import { generateForwardingHostCert, generateForwardingUserCert } from "./forwarding-handlers.ts";
+import { DB_SERVER, databaseRouteFor, generateDatabaseCert, guardDbServerHeartbeat, isOwnDbServerDelete, visibleDbServers } from "./db-handlers.ts";
 
 export function authServiceImpl(server: AuthServer): ServiceImpl<typeof AuthService> {
   const ctx = server.ctx;
@@ -80,7 +82,9 @@ export function authServiceImpl(server: AuthServer): ServiceImpl<typeof AuthServ
 
     getResource: wrap(async (req, c) => {
       if (normalizeKind(req.kind) === SESSION_TRACKER) return toProto(await getSessionTracker(ctx, c, req.name));
-      requireRule(c, normalizeKind(req.kind), "read");
+      // Like Teleport: a user may read the roles he holds (jsh db ls shows what they allow).
+      const ownRole = c.kind === "user" && normalizeKind(req.kind) === "role" && c.user.spec.roles.includes(req.name);
+      if (!ownRole) requireRule(c, normalizeKind(req.kind), "read");
       return toProto(await getResource(ctx, req.kind, req.name));
     }),
 
@@ -91,6 +95,10 @@ export function authServiceImpl(server: AuthServer): ServiceImpl<typeof AuthServ
         const nodes = (await listResources(ctx, "node")).filter((n) => canSeeNode(c.checker, n));
         return { resources: nodes.map(toProto) };
       }
+      if (c.kind === "user" && normalizeKind(req.kind) === DB_SERVER && !c.checker.checkRule(DB_SERVER, "list").allowed) {
+        // The same for databases: the db_server entries whose database the user's db_labels match.
+        return { resources: visibleDbServers(c.checker, await listResources(ctx, DB_SERVER)).map(toProto) };
+      }
       requireRule(c, normalizeKind(req.kind), "list");
       return { resources: (await listResources(ctx, req.kind)).map(toProto) };
     }),
@@ -98,14 +106,16 @@ export function authServiceImpl(server: AuthServer): ServiceImpl<typeof AuthServ
     upsertResource: wrap(async (req, c) => {
       const doc = fromProto(req.resource);
       const kind = String(doc.kind ?? "");
-      const heartbeat = c.kind === "host" && kind === "node" && c.systemRoles.includes("node");
+      const heartbeat = (c.kind === "host" && kind === "node" && c.systemRoles.includes("node")) || (kind === DB_SERVER && guardDbServerHeartbeat(c, doc));
       let quiet = heartbeat;
       if (kind === SESSION_TRACKER) {
         quiet = await guardSessionTrackerWrite(ctx, c, doc, req.overwrite ? ["update", "create"] : ["create"]);
+      } else if (heartbeat && kind === DB_SERVER) {
+        // guardDbServerHeartbeat checked that the entries are this Database Service's own.
       } else if (heartbeat) {
         // Heartbeats: a node writes only its own entry.
         const name = (doc.metadata as { name?: string }).name;
-        if (name !== c.name) throw accessDenied(`host ${c.name} may only register itself`);
+        if (c.kind !== "host" || name !== c.name) throw accessDenied(`host ${callerName(c)} may only register itself`);
       } else {
         requireRule(c, kind, req.overwrite ? "update" : "create");
         if (req.overwrite) requireRule(c, kind, "create");
@@ -119,7 +129,7 @@ export function authServiceImpl(server: AuthServer): ServiceImpl<typeof AuthServ
     }),
 
     deleteResource: wrap(async (req, c) => {
-      requireRule(c, normalizeKind(req.kind), "delete");
+      if (!isOwnDbServerDelete(c, normalizeKind(req.kind), req.name)) requireRule(c, normalizeKind(req.kind), "delete");
       await deleteResource(ctx, req.kind, req.name, callerName(c));
       return {};
     }),
@@ -225,7 +235,10 @@ export function authServiceImpl(server: AuthServer): ServiceImpl<typeof AuthServ
       } else {
         throw accessDenied("only an administrator may sign certificates for another user");
       }
-      const certs = await issueUserCerts(ctx, target, req, ttl);
+      // jsh db login: the route goes into the certificate only if the target's roles allow it.
+      const checker = c.kind === "user" ? c.checker : await checkerFor(ctx, target);
+      const routeToDatabase = await databaseRouteFor(ctx, checker, req.routeToDatabase);
+      const certs = await issueUserCerts(ctx, target, req, ttl, routeToDatabase ? { routeToDatabase } : {});
       return certsToProto(certs);
     }),
 
@@ -333,6 +346,8 @@ export function authServiceImpl(server: AuthServer): ServiceImpl<typeof AuthServ
 
     generateForwardingUserCert: wrap((req, c) => generateForwardingUserCert(ctx, c, req)),
     generateForwardingHostCert: wrap((req, c) => generateForwardingHostCert(ctx, c, req)),
+    // A message, not a plain object: the fast unary path (server.ts FAST_METHODS) encodes it as it is.
+    generateDatabaseCert: wrap(async (req, c) => create(DatabaseCertSchema, await generateDatabaseCert(ctx, c, req))),
 
     searchEvents: wrap(async (req, c) => {
       requireRule(c, "event", "list");

@@ -16,7 +16,7 @@ export const peerKey = createContextKey<Peer>({ kind: "anonymous", addr: "?" });
  * Connect's adapter: interceptors or options added to the adapter below do not
  * apply to them.
  */
-export const FAST_METHODS = ["generateUserCerts", "generateHostCerts"] as const;
+export const FAST_METHODS = ["generateUserCerts", "generateHostCerts", "generateDatabaseCert"] as const;
 
 /** The largest request message Auth reads; larger ones fail with resource-exhausted. */
 export const MAX_REQUEST_BYTES = 4 * 1024 * 1024;

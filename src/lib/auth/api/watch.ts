@@ -5,7 +5,14 @@ import type { BackendEvent } from "../../backend/index.ts";
 import type { AuthContext } from "../context.ts";
 import { toProto } from "../../../api/convert.ts";
 
-const PREFIX: Record<string, string> = { user: "/users/", role: "/roles/", token: "/tokens/", node: "/nodes/" };
+const PREFIX: Record<string, string> = {
+  user: "/users/",
+  role: "/roles/",
+  token: "/tokens/",
+  node: "/nodes/",
+  db: "/databases/",
+  db_server: "/db_servers/",
+};
 
 /** Streams resource changes; the first event ("init") says the watch is live. */
 export async function* watchResources(

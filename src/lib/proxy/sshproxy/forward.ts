@@ -16,7 +16,15 @@ import type { Clock } from "../../../api/clock.ts";
 import { isJumpgateError } from "../../../api/errors.ts";
 import type { SshCertificate } from "../../crypto/index.ts";
 import type { AuditEventInput, RecorderFactory } from "../../events/index.ts";
-import { CHANNEL_OPTIONS, certificateKey, patched } from "../../ssh/index.ts";
+import {
+  CHANNEL_OPTIONS,
+  certificateKey,
+  HOST_KEY_ALGORITHMS,
+  HOST_KEY_VERIFICATION_FAILED,
+  type HostCertCheck,
+  hostCertificateVerifier,
+  patched,
+} from "../../ssh/index.ts";
 import { relay } from "../relay.ts";
 import { acceptSsh, checkCertificateLogin, hostOf, ssh2HostKey } from "../sshconn.ts";
 import type { ResolvedNode } from "./dialer.ts";
@@ -49,6 +57,8 @@ export interface ForwarderOptions {
   hostKeyFor(node: ResolvedNode): Promise<{ key: KeyObject; certificate: string }>;
   /** User CA public keys, read on every login. */
   trustedUserCaKeys(): KeyObject[];
+  /** Host CA public keys: the node's own SSH server must present a host certificate signed by one. */
+  trustedHostCaKeys(): KeyObject[];
   /** The node's access decision for this login (RBAC for the node's labels, locks, session policy). */
   authorizeLogin(req: { user: string; login: string; cert: SshCertificate; remoteAddr: string; node: ResolvedNode }): Promise<ForwardDecision>;
   /** A key and a short certificate, from Auth, to log in to the node as `user` with `login`. */
@@ -203,7 +213,9 @@ export class Forwarder {
     } catch (e) {
       return { refused: isJumpgateError(e) && e.kind !== "internal" ? e.message : "cannot get a certificate for the node" };
     }
-    const r = await connectUpstream(upstream, login, creds);
+    // The node's SSH server (a Jumpgate node, or the agentless node's sshd) must be the one Auth certified under its names.
+    const hostCheck: HostCertCheck = { trustedCaKeys: this.o.trustedHostCaKeys(), principals: [node.name, node.hostId], clock: this.o.clock };
+    const r = await connectUpstream(upstream, login, creds, hostCheck);
     if ("refused" in r) return { refused: `${node.name}: ${r.refused}` };
     const audit = (event: string, fields: Record<string, unknown>) =>
       this.emit({ event, user, login, server_hostname: node.name, node_id: node.hostId, addr_remote: remoteAddr, proxied: true, ...fields } as AuditEventInput);
@@ -288,8 +300,10 @@ function connectUpstream(
   sock: Duplex,
   login: string,
   creds: { key: KeyObject; certificate: string },
+  hostCheck: HostCertCheck,
 ): Promise<{ client: ssh2.Client } | { refused: string }> {
   const auth: ssh2.PublicKeyAuthMethod = { type: "publickey", username: login, key: certificateKey(creds.key, creds.certificate) };
+  const verifier = hostCertificateVerifier(hostCheck);
   return new Promise((resolve) => {
     const client = new ssh2.Client();
     let banner = "";
@@ -298,6 +312,8 @@ function connectUpstream(
     });
     client.once("ready", () => resolve({ client }));
     client.once("error", (e: Error & { level?: string }) => {
+      const hostRefusal = verifier.refusal();
+      if (hostRefusal) return resolve({ refused: `${HOST_KEY_VERIFICATION_FAILED}: ${hostRefusal.message}` });
       const said = banner.trim().split("\n").pop()?.replace(/^jumpgate:\s*(access denied:\s*)?/, "");
       if (e.level === "client-authentication") resolve({ refused: said || `the node refused login ${JSON.stringify(login)}` });
       else resolve({ refused: `cannot log in to the node: ${e.message}` });
@@ -306,8 +322,8 @@ function connectUpstream(
       sock,
       username: login,
       authHandler: [auth],
-      // ssh2 cannot verify host certificates (DESIGN §7b); the route to the node was dialled by the proxy itself.
-      hostVerifier: () => true,
+      hostVerifier: verifier.hostVerifier,
+      algorithms: { serverHostKey: [...HOST_KEY_ALGORITHMS] as ssh2.ServerHostKeyAlgorithm[] },
       keepaliveInterval: 15_000,
       readyTimeout: 20_000,
       ...CHANNEL_OPTIONS,

@@ -7,7 +7,7 @@ import { isJumpgateError } from "../../../api/errors.ts";
 import { readUserCertExtensions, type SshCertificate } from "../../crypto/index.ts";
 import type { AuditEventInput } from "../../events/index.ts";
 import { type RateLimitedLogger, rateLimitedLogger } from "../../observability/index.ts";
-import { patched } from "../../ssh/index.ts";
+import { expectedNodePrincipals, type HostCertCheck, patched } from "../../ssh/index.ts";
 import { relay } from "../relay.ts";
 import { acceptSsh, checkCertificateLogin, hostOf, ssh2HostKey } from "../sshconn.ts";
 import type { NodeDialer, ResolvedNode } from "./dialer.ts";
@@ -29,6 +29,8 @@ export interface ProxySshServerOptions {
   hostCertificate?: string;
   /** User CA public keys, read on every login. */
   trustedUserCaKeys(): KeyObject[];
+  /** Host CA public keys: what nodes' host certificates must be signed by (for the web terminals' hop, see nodeHostCheck). */
+  trustedHostCaKeys?(): KeyObject[];
   /** Finds a node by name or host UUID (a trailing `.CLUSTER` is already stripped when it matches `clusterName`). */
   resolveNode(host: string): Promise<ResolvedNode | undefined>;
   /** Whether the user may reach the node at all (the node itself checks the login). */
@@ -73,6 +75,19 @@ export class ProxySshServer {
   /** Swaps the presented host key/certificate (after renewal); new connections use it. */
   setHostKey(hostKey: KeyObject, hostCertificate?: string): void {
     this.hostKey = ssh2HostKey(hostKey, hostCertificate);
+  }
+
+  /**
+   * How a client that entered this front door checks the node it reached by
+   * `host` (what `proxy:HOST` named): a host certificate from the cluster's
+   * host CA listing that name (web terminals; jsh does the same with its profile).
+   */
+  nodeHostCheck(host: string): HostCertCheck {
+    return {
+      trustedCaKeys: this.opts.trustedHostCaKeys?.() ?? [],
+      principals: expectedNodePrincipals(host, this.opts.clusterName ?? ""),
+      clock: this.opts.clock,
+    };
   }
 
   /** Serves one connection: a raw TCP socket, the TLS socket of `jumpgate-ssh`, or any duplex. */

@@ -9,11 +9,12 @@ import { createPrivateKey } from "node:crypto";
 import { Duplex } from "node:stream";
 import type ssh2 from "ssh2";
 import { accessDenied } from "../../../api/errors.ts";
-import { certificateKey, loginWithCertificate, openProxyRoute } from "../../ssh/index.ts";
+import { type CertificateLoginOptions, certificateKey, type HostCertCheck, HOST_KEY_VERIFICATION_FAILED, HostKeyRefused, isHostKeyRefused, loginWithCertificate, openProxyRoute } from "../../ssh/index.ts";
 
-/** What ProxySshServer offers: a connection arrives as a duplex. */
+/** What ProxySshServer offers: a connection arrives as a duplex; nodes reached through it are checked as it says. */
 export interface SshEntry {
   handleConnection(stream: Duplex, info: { remoteAddr: string }): void;
+  nodeHostCheck(host: string): HostCertCheck;
 }
 
 export interface HopCredentials {
@@ -49,10 +50,9 @@ export function streamPair(): [Duplex, Duplex] {
   return [ends[0] as Duplex, ends[1] as Duplex];
 }
 
-function login(sock: Duplex, username: string, creds: HopCredentials): Promise<ssh2.Client> {
+function login(sock: Duplex, username: string, creds: HopCredentials, host: CertificateLoginOptions["host"]): Promise<ssh2.Client> {
   const key = certificateKey(createPrivateKey(creds.sshPrivateKey), creds.sshCert);
-  // The first hop is this process; the second is checked by the route (the node is the one Auth registered), as in jsh.
-  return loginWithCertificate(sock, username, key, { hostVerifier: () => true, keepaliveIntervalMs: 15_000 });
+  return loginWithCertificate(sock, username, key, { host, keepaliveIntervalMs: 15_000 });
 }
 
 /** SSH to `login@host` through the proxy; the caller ends both clients. */
@@ -64,7 +64,8 @@ export async function connectThroughProxy(
 ): Promise<{ node: ssh2.Client; proxy: ssh2.Client }> {
   const [mine, theirs] = streamPair();
   entry.handleConnection(theirs, { remoteAddr });
-  const proxy = await login(mine, creds.user, creds);
+  // The first hop is this process's own front door; the node must show a host certificate of the cluster, as to jsh.
+  const proxy = await login(mine, creds.user, creds, "authenticated-by-transport");
   try {
     const r = await openProxyRoute(proxy, target.host, 0);
     // The proxy's refusal (unknown node, access denied, lock) arrives on the route's stderr.
@@ -72,7 +73,8 @@ export async function connectThroughProxy(
     r.stderr.on("data", (d: Buffer) => {
       refusal += d.toString();
     });
-    const node = await login(r, target.login, creds).catch((e: unknown) => {
+    const node = await login(r, target.login, creds, () => entry.nodeHostCheck(target.host)).catch((e: unknown) => {
+      if (isHostKeyRefused(e)) throw e.message.includes(HOST_KEY_VERIFICATION_FAILED) ? e : new HostKeyRefused(`${HOST_KEY_VERIFICATION_FAILED} for ${target.host}: ${e.message}`, e.detail);
       const first = refusal.trim().split("\n")[0]?.replace(/^ERROR:\s*/, "");
       if (first) throw accessDenied(first);
       throw e;

@@ -13,7 +13,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file jumpgate/v1/auth.proto.
  */
 export const file_jumpgate_v1_auth: GenFile = /*@__PURE__*/
-  fileDesc("ChZqdW1wZ2F0ZS92MS9hdXRoLnByb3RvEgtqdW1wZ2F0ZS52MSI/ChVFbWl0QXVkaXRFdmVudFJlcXVlc3QSJgoFZXZlbnQYASABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IhgKFkVtaXRBdWRpdEV2ZW50UmVzcG9uc2UiiwEKGlVwbG9hZFJlY29yZGluZ1BhcnRSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSDgoGb2Zmc2V0GAIgASgDEgwKBGRhdGEYAyABKAwSEAoIY29tcGxldGUYBCABKAgSKQoIbWV0YWRhdGEYBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IisKG1VwbG9hZFJlY29yZGluZ1BhcnRSZXNwb25zZRIMCgRzaXplGAEgASgDIkAKFUxpc3RSZWNvcmRpbmdzUmVxdWVzdBIMCgRmcm9tGAEgASgJEgoKAnRvGAIgASgJEg0KBWxpbWl0GAMgASgFIm4KDVJlY29yZGluZ0luZm8SEgoKc2Vzc2lvbl9pZBgBIAEoCRIpCghtZXRhZGF0YRgCIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSDAoEc2l6ZRgDIAEoAxIQCghjb21wbGV0ZRgEIAEoCCJIChZMaXN0UmVjb3JkaW5nc1Jlc3BvbnNlEi4KCnJlY29yZGluZ3MYASADKAsyGi5qdW1wZ2F0ZS52MS5SZWNvcmRpbmdJbmZvIikKE0dldFJlY29yZGluZ1JlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCSIeCg5SZWNvcmRpbmdDaHVuaxIMCgRkYXRhGAEgASgMIg0KC1BpbmdSZXF1ZXN0IlMKDFBpbmdSZXNwb25zZRIUCgxjbHVzdGVyX25hbWUYASABKAkSFgoOc2VydmVyX3ZlcnNpb24YAiABKAkSFQoNc2Vjb25kX2ZhY3RvchgDIAEoCSIPCg1TdGF0dXNSZXF1ZXN0IkwKCENBU3RhdHVzEgwKBHR5cGUYASABKAkSGAoQc3NoX2ZpbmdlcnByaW50cxgCIAMoCRIYChB0bHNfZmluZ2VycHJpbnRzGAMgAygJInsKDlN0YXR1c1Jlc3BvbnNlEhQKDGNsdXN0ZXJfbmFtZRgBIAEoCRIWCg5zZXJ2ZXJfdmVyc2lvbhgCIAEoCRIqCgthdXRob3JpdGllcxgDIAMoCzIVLmp1bXBnYXRlLnYxLkNBU3RhdHVzEg8KB3N0b3JhZ2UYBCABKAkiMAoSR2V0UmVzb3VyY2VSZXF1ZXN0EgwKBGtpbmQYASABKAkSDAoEbmFtZRgCIAEoCSIkChRMaXN0UmVzb3VyY2VzUmVxdWVzdBIMCgRraW5kGAEgASgJIkEKFUxpc3RSZXNvdXJjZXNSZXNwb25zZRIoCglyZXNvdXJjZXMYASADKAsyFS5qdW1wZ2F0ZS52MS5SZXNvdXJjZSJTChVVcHNlcnRSZXNvdXJjZVJlcXVlc3QSJwoIcmVzb3VyY2UYASABKAsyFS5qdW1wZ2F0ZS52MS5SZXNvdXJjZRIRCglvdmVyd3JpdGUYAiABKAgiMwoVRGVsZXRlUmVzb3VyY2VSZXF1ZXN0EgwKBGtpbmQYASABKAkSDAoEbmFtZRgCIAEoCSIYChZEZWxldGVSZXNvdXJjZVJlc3BvbnNlIjQKDFdhdGNoUmVxdWVzdBINCgVraW5kcxgBIAMoCRIVCg1mcm9tX3JldmlzaW9uGAIgASgDInEKCldhdGNoRXZlbnQSDAoEdHlwZRgBIAEoCRIQCghyZXZpc2lvbhgCIAEoAxIMCgRraW5kGAMgASgJEgwKBG5hbWUYBCABKAkSJwoIcmVzb3VyY2UYBSABKAsyFS5qdW1wZ2F0ZS52MS5SZXNvdXJjZSK0AQoRQ3JlYXRlVXNlclJlcXVlc3QSDAoEbmFtZRgBIAEoCRINCgVyb2xlcxgCIAMoCRI6CgZ0cmFpdHMYAyADKAsyKi5qdW1wZ2F0ZS52MS5DcmVhdGVVc2VyUmVxdWVzdC5UcmFpdHNFbnRyeRpGCgtUcmFpdHNFbnRyeRILCgNrZXkYASABKAkSJgoFdmFsdWUYAiABKAsyFy5qdW1wZ2F0ZS52MS5TdHJpbmdMaXN0OgI4ASIcCgpTdHJpbmdMaXN0Eg4KBnZhbHVlcxgBIAMoCSJ0ChJDcmVhdGVVc2VyUmVzcG9uc2USIwoEdXNlchgBIAEoCzIVLmp1bXBnYXRlLnYxLlJlc291cmNlEhQKDGludml0ZV90b2tlbhgCIAEoCRISCgppbnZpdGVfdXJsGAMgASgJEg8KB2V4cGlyZXMYBCABKAki2wEKEVVwZGF0ZVVzZXJSZXF1ZXN0EgwKBG5hbWUYASABKAkSDQoFcm9sZXMYAiADKAkSEQoJc2V0X3JvbGVzGAMgASgIEjoKBnRyYWl0cxgEIAMoCzIqLmp1bXBnYXRlLnYxLlVwZGF0ZVVzZXJSZXF1ZXN0LlRyYWl0c0VudHJ5EhIKCnNldF90cmFpdHMYBSABKAgaRgoLVHJhaXRzRW50cnkSCwoDa2V5GAEgASgJEiYKBXZhbHVlGAIgASgLMhcuanVtcGdhdGUudjEuU3RyaW5nTGlzdDoCOAEiIAoQUmVzZXRVc2VyUmVxdWVzdBIMCgRuYW1lGAEgASgJIiEKEEdldEludml0ZVJlcXVlc3QSDQoFdG9rZW4YASABKAkihQEKEUdldEludml0ZVJlc3BvbnNlEgwKBHVzZXIYASABKAkSDwoHZXhwaXJlcxgCIAEoCRIVCg1zZWNvbmRfZmFjdG9yGAMgASgJEhMKC3RvdHBfc2VjcmV0GAQgASgJEhAKCHRvdHBfdXJsGAUgASgJEhMKC3RvdHBfcXJfc3ZnGAYgASgJIksKFUNvbXBsZXRlSW52aXRlUmVxdWVzdBINCgV0b2tlbhgBIAEoCRIQCghwYXNzd29yZBgCIAEoCRIRCgl0b3RwX2NvZGUYAyABKAkiJgoWQ29tcGxldGVJbnZpdGVSZXNwb25zZRIMCgR1c2VyGAEgASgJIqABChdBdXRoZW50aWNhdGVVc2VyUmVxdWVzdBIMCgR1c2VyGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJEgsKA290cBgDIAEoCRIWCg5zc2hfcHVibGljX2tleRgEIAEoCRIWCg50bHNfcHVibGljX2tleRgFIAEoCRITCgt0dGxfc2Vjb25kcxgGIAEoAxITCgtjbGllbnRfYWRkchgHIAEoCSJtChhHZW5lcmF0ZVVzZXJDZXJ0c1JlcXVlc3QSFgoOc3NoX3B1YmxpY19rZXkYASABKAkSFgoOdGxzX3B1YmxpY19rZXkYAiABKAkSEwoLdHRsX3NlY29uZHMYAyABKAMSDAoEdXNlchgEIAEoCSK4AQoYR2VuZXJhdGVIb3N0Q2VydHNSZXF1ZXN0Eg8KB2hvc3RfaWQYASABKAkSEQoJbm9kZV9uYW1lGAIgASgJEhIKCnByaW5jaXBhbHMYAyADKAkSEQoJZG5zX25hbWVzGAQgAygJEgwKBHJvbGUYBSABKAkSFgoOc3NoX3B1YmxpY19rZXkYBiABKAkSFgoOdGxzX3B1YmxpY19rZXkYByABKAkSEwoLdHRsX3NlY29uZHMYCCABKAMi1gEKBUNlcnRzEhAKCHNzaF9jZXJ0GAEgASgJEhAKCHRsc19jZXJ0GAIgASgJEhQKDHRsc19jYV9jZXJ0cxgDIAMoCRITCgtzc2hfY2Ffa2V5cxgEIAMoCRIUCgxjbHVzdGVyX25hbWUYBSABKAkSEAoIdXNlcm5hbWUYBiABKAkSDQoFcm9sZXMYByADKAkSDgoGbG9naW5zGAggAygJEg8KB2V4cGlyZXMYCSABKAkSDwoHaG9zdF9pZBgKIAEoCRIVCg1ob3N0X2NhX2NlcnRzGAsgAygJIsgBChlSZWdpc3RlclVzaW5nVG9rZW5SZXF1ZXN0Eg0KBXRva2VuGAEgASgJEg8KB2hvc3RfaWQYAiABKAkSEQoJbm9kZV9uYW1lGAMgASgJEgwKBHJvbGUYBCABKAkSEQoJZG5zX25hbWVzGAUgAygJEhIKCnByaW5jaXBhbHMYBiADKAkSFgoOc3NoX3B1YmxpY19rZXkYByABKAkSFgoOdGxzX3B1YmxpY19rZXkYCCABKAkSEwoLcmVtb3RlX2FkZHIYCSABKAkiRgoSQ3JlYXRlVG9rZW5SZXF1ZXN0Eg0KBXJvbGVzGAEgAygJEhMKC3R0bF9zZWNvbmRzGAIgASgDEgwKBG5hbWUYAyABKAkiKAoYRXhwb3J0QXV0aG9yaXRpZXNSZXF1ZXN0EgwKBHR5cGUYASABKAkiXQoZRXhwb3J0QXV0aG9yaXRpZXNSZXNwb25zZRIXCg9zc2hfcHVibGljX2tleXMYASADKAkSEQoJdGxzX2NlcnRzGAIgAygJEhQKDGNsdXN0ZXJfbmFtZRgDIAEoCSJ9ChNTZWFyY2hFdmVudHNSZXF1ZXN0EgwKBGZyb20YASABKAkSCgoCdG8YAiABKAkSDQoFdHlwZXMYAyADKAkSDAoEdXNlchgEIAEoCRINCgVsaW1pdBgFIAEoBRIRCglzdGFydF9rZXkYBiABKAkSDQoFb3JkZXIYByABKAkiUQoUU2VhcmNoRXZlbnRzUmVzcG9uc2USJwoGZXZlbnRzGAEgAygLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIQCghuZXh0X2tleRgCIAEoCSJ5ChdDcmVhdGVXZWJTZXNzaW9uUmVxdWVzdBIMCgR1c2VyGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJEgsKA290cBgDIAEoCRITCgtjbGllbnRfYWRkchgEIAEoCRIcChRpZGxlX3RpbWVvdXRfc2Vjb25kcxgFIAEoAyLTAgoKV2ViU2Vzc2lvbhIKCgJpZBgBIAEoCRIOCgZjb29raWUYAiABKAkSDAoEdXNlchgDIAEoCRINCgVyb2xlcxgEIAMoCRIOCgZsb2dpbnMYBSADKAkSEgoKY3NyZl90b2tlbhgGIAEoCRIPCgdleHBpcmVzGAcgASgJEhQKDGlkbGVfZXhwaXJlcxgIIAEoCRIcChRpZGxlX3RpbWVvdXRfc2Vjb25kcxgJIAEoAxIUCgxjbHVzdGVyX25hbWUYCiABKAkSEAoIc3NoX2NlcnQYCyABKAkSFwoPc3NoX3ByaXZhdGVfa2V5GAwgASgJEhAKCHRsc19jZXJ0GA0gASgJEhcKD3Rsc19wcml2YXRlX2tleRgOIAEoCRIVCg1ob3N0X2NhX2NlcnRzGA8gAygJEiAKA2FjbBgQIAEoCzITLmp1bXBnYXRlLnYxLldlYkFjbCJrCgZXZWJBY2wSDQoFdXNlcnMYASABKAgSDQoFcm9sZXMYAiABKAgSDgoGdG9rZW5zGAMgASgIEg0KBWF1ZGl0GAQgASgIEhIKCnJlY29yZGluZ3MYBSABKAgSEAoIc2Vzc2lvbnMYBiABKAgiLwodQXV0aGVudGljYXRlV2ViU2Vzc2lvblJlcXVlc3QSDgoGY29va2llGAEgASgJIj4KF0RlbGV0ZVdlYlNlc3Npb25SZXF1ZXN0Eg4KBmNvb2tpZRgBIAEoCRITCgtjbGllbnRfYWRkchgCIAEoCSIaChhEZWxldGVXZWJTZXNzaW9uUmVzcG9uc2UikQEKIUdlbmVyYXRlRm9yd2FyZGluZ1VzZXJDZXJ0UmVxdWVzdBIMCgR1c2VyGAEgASgJEg0KBWxvZ2luGAIgASgJEg8KB2hvc3RfaWQYAyABKAkSFgoOc3NoX3B1YmxpY19rZXkYBCABKAkSEwoLdHRsX3NlY29uZHMYBSABKAMSEQoJbm90X2FmdGVyGAYgASgJIkwKIUdlbmVyYXRlRm9yd2FyZGluZ0hvc3RDZXJ0UmVxdWVzdBIPCgdob3N0X2lkGAEgASgJEhYKDnNzaF9wdWJsaWNfa2V5GAIgASgJIkcKDkZvcndhcmRpbmdDZXJ0EhAKCHNzaF9jZXJ0GAEgASgJEhIKCnByaW5jaXBhbHMYAiADKAkSDwoHZXhwaXJlcxgDIAEoCTK1EgoLQXV0aFNlcnZpY2USOwoEUGluZxIYLmp1bXBnYXRlLnYxLlBpbmdSZXF1ZXN0GhkuanVtcGdhdGUudjEuUGluZ1Jlc3BvbnNlEkEKBlN0YXR1cxIaLmp1bXBnYXRlLnYxLlN0YXR1c1JlcXVlc3QaGy5qdW1wZ2F0ZS52MS5TdGF0dXNSZXNwb25zZRJFCgtHZXRSZXNvdXJjZRIfLmp1bXBnYXRlLnYxLkdldFJlc291cmNlUmVxdWVzdBoVLmp1bXBnYXRlLnYxLlJlc291cmNlElYKDUxpc3RSZXNvdXJjZXMSIS5qdW1wZ2F0ZS52MS5MaXN0UmVzb3VyY2VzUmVxdWVzdBoiLmp1bXBnYXRlLnYxLkxpc3RSZXNvdXJjZXNSZXNwb25zZRJLCg5VcHNlcnRSZXNvdXJjZRIiLmp1bXBnYXRlLnYxLlVwc2VydFJlc291cmNlUmVxdWVzdBoVLmp1bXBnYXRlLnYxLlJlc291cmNlElkKDkRlbGV0ZVJlc291cmNlEiIuanVtcGdhdGUudjEuRGVsZXRlUmVzb3VyY2VSZXF1ZXN0GiMuanVtcGdhdGUudjEuRGVsZXRlUmVzb3VyY2VSZXNwb25zZRI9CgVXYXRjaBIZLmp1bXBnYXRlLnYxLldhdGNoUmVxdWVzdBoXLmp1bXBnYXRlLnYxLldhdGNoRXZlbnQwARJNCgpDcmVhdGVVc2VyEh4uanVtcGdhdGUudjEuQ3JlYXRlVXNlclJlcXVlc3QaHy5qdW1wZ2F0ZS52MS5DcmVhdGVVc2VyUmVzcG9uc2USQwoKVXBkYXRlVXNlchIeLmp1bXBnYXRlLnYxLlVwZGF0ZVVzZXJSZXF1ZXN0GhUuanVtcGdhdGUudjEuUmVzb3VyY2USSwoJUmVzZXRVc2VyEh0uanVtcGdhdGUudjEuUmVzZXRVc2VyUmVxdWVzdBofLmp1bXBnYXRlLnYxLkNyZWF0ZVVzZXJSZXNwb25zZRJKCglHZXRJbnZpdGUSHS5qdW1wZ2F0ZS52MS5HZXRJbnZpdGVSZXF1ZXN0Gh4uanVtcGdhdGUudjEuR2V0SW52aXRlUmVzcG9uc2USWQoOQ29tcGxldGVJbnZpdGUSIi5qdW1wZ2F0ZS52MS5Db21wbGV0ZUludml0ZVJlcXVlc3QaIy5qdW1wZ2F0ZS52MS5Db21wbGV0ZUludml0ZVJlc3BvbnNlEkwKEEF1dGhlbnRpY2F0ZVVzZXISJC5qdW1wZ2F0ZS52MS5BdXRoZW50aWNhdGVVc2VyUmVxdWVzdBoSLmp1bXBnYXRlLnYxLkNlcnRzEk4KEUdlbmVyYXRlVXNlckNlcnRzEiUuanVtcGdhdGUudjEuR2VuZXJhdGVVc2VyQ2VydHNSZXF1ZXN0GhIuanVtcGdhdGUudjEuQ2VydHMSTgoRR2VuZXJhdGVIb3N0Q2VydHMSJS5qdW1wZ2F0ZS52MS5HZW5lcmF0ZUhvc3RDZXJ0c1JlcXVlc3QaEi5qdW1wZ2F0ZS52MS5DZXJ0cxJQChJSZWdpc3RlclVzaW5nVG9rZW4SJi5qdW1wZ2F0ZS52MS5SZWdpc3RlclVzaW5nVG9rZW5SZXF1ZXN0GhIuanVtcGdhdGUudjEuQ2VydHMSRQoLQ3JlYXRlVG9rZW4SHy5qdW1wZ2F0ZS52MS5DcmVhdGVUb2tlblJlcXVlc3QaFS5qdW1wZ2F0ZS52MS5SZXNvdXJjZRJiChFFeHBvcnRBdXRob3JpdGllcxIlLmp1bXBnYXRlLnYxLkV4cG9ydEF1dGhvcml0aWVzUmVxdWVzdBomLmp1bXBnYXRlLnYxLkV4cG9ydEF1dGhvcml0aWVzUmVzcG9uc2USUwoMU2VhcmNoRXZlbnRzEiAuanVtcGdhdGUudjEuU2VhcmNoRXZlbnRzUmVxdWVzdBohLmp1bXBnYXRlLnYxLlNlYXJjaEV2ZW50c1Jlc3BvbnNlElkKDkVtaXRBdWRpdEV2ZW50EiIuanVtcGdhdGUudjEuRW1pdEF1ZGl0RXZlbnRSZXF1ZXN0GiMuanVtcGdhdGUudjEuRW1pdEF1ZGl0RXZlbnRSZXNwb25zZRJoChNVcGxvYWRSZWNvcmRpbmdQYXJ0EicuanVtcGdhdGUudjEuVXBsb2FkUmVjb3JkaW5nUGFydFJlcXVlc3QaKC5qdW1wZ2F0ZS52MS5VcGxvYWRSZWNvcmRpbmdQYXJ0UmVzcG9uc2USWQoOTGlzdFJlY29yZGluZ3MSIi5qdW1wZ2F0ZS52MS5MaXN0UmVjb3JkaW5nc1JlcXVlc3QaIy5qdW1wZ2F0ZS52MS5MaXN0UmVjb3JkaW5nc1Jlc3BvbnNlEk8KDEdldFJlY29yZGluZxIgLmp1bXBnYXRlLnYxLkdldFJlY29yZGluZ1JlcXVlc3QaGy5qdW1wZ2F0ZS52MS5SZWNvcmRpbmdDaHVuazABElEKEENyZWF0ZVdlYlNlc3Npb24SJC5qdW1wZ2F0ZS52MS5DcmVhdGVXZWJTZXNzaW9uUmVxdWVzdBoXLmp1bXBnYXRlLnYxLldlYlNlc3Npb24SXQoWQXV0aGVudGljYXRlV2ViU2Vzc2lvbhIqLmp1bXBnYXRlLnYxLkF1dGhlbnRpY2F0ZVdlYlNlc3Npb25SZXF1ZXN0GhcuanVtcGdhdGUudjEuV2ViU2Vzc2lvbhJfChBEZWxldGVXZWJTZXNzaW9uEiQuanVtcGdhdGUudjEuRGVsZXRlV2ViU2Vzc2lvblJlcXVlc3QaJS5qdW1wZ2F0ZS52MS5EZWxldGVXZWJTZXNzaW9uUmVzcG9uc2USaQoaR2VuZXJhdGVGb3J3YXJkaW5nVXNlckNlcnQSLi5qdW1wZ2F0ZS52MS5HZW5lcmF0ZUZvcndhcmRpbmdVc2VyQ2VydFJlcXVlc3QaGy5qdW1wZ2F0ZS52MS5Gb3J3YXJkaW5nQ2VydBJpChpHZW5lcmF0ZUZvcndhcmRpbmdIb3N0Q2VydBIuLmp1bXBnYXRlLnYxLkdlbmVyYXRlRm9yd2FyZGluZ0hvc3RDZXJ0UmVxdWVzdBobLmp1bXBnYXRlLnYxLkZvcndhcmRpbmdDZXJ0YgZwcm90bzM", [file_google_protobuf_struct, file_jumpgate_v1_resources]);
+  fileDesc("ChZqdW1wZ2F0ZS92MS9hdXRoLnByb3RvEgtqdW1wZ2F0ZS52MSI/ChVFbWl0QXVkaXRFdmVudFJlcXVlc3QSJgoFZXZlbnQYASABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IhgKFkVtaXRBdWRpdEV2ZW50UmVzcG9uc2UiiwEKGlVwbG9hZFJlY29yZGluZ1BhcnRSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSDgoGb2Zmc2V0GAIgASgDEgwKBGRhdGEYAyABKAwSEAoIY29tcGxldGUYBCABKAgSKQoIbWV0YWRhdGEYBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IisKG1VwbG9hZFJlY29yZGluZ1BhcnRSZXNwb25zZRIMCgRzaXplGAEgASgDIkAKFUxpc3RSZWNvcmRpbmdzUmVxdWVzdBIMCgRmcm9tGAEgASgJEgoKAnRvGAIgASgJEg0KBWxpbWl0GAMgASgFIm4KDVJlY29yZGluZ0luZm8SEgoKc2Vzc2lvbl9pZBgBIAEoCRIpCghtZXRhZGF0YRgCIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSDAoEc2l6ZRgDIAEoAxIQCghjb21wbGV0ZRgEIAEoCCJIChZMaXN0UmVjb3JkaW5nc1Jlc3BvbnNlEi4KCnJlY29yZGluZ3MYASADKAsyGi5qdW1wZ2F0ZS52MS5SZWNvcmRpbmdJbmZvIikKE0dldFJlY29yZGluZ1JlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCSIeCg5SZWNvcmRpbmdDaHVuaxIMCgRkYXRhGAEgASgMIg0KC1BpbmdSZXF1ZXN0IlMKDFBpbmdSZXNwb25zZRIUCgxjbHVzdGVyX25hbWUYASABKAkSFgoOc2VydmVyX3ZlcnNpb24YAiABKAkSFQoNc2Vjb25kX2ZhY3RvchgDIAEoCSIPCg1TdGF0dXNSZXF1ZXN0IkwKCENBU3RhdHVzEgwKBHR5cGUYASABKAkSGAoQc3NoX2ZpbmdlcnByaW50cxgCIAMoCRIYChB0bHNfZmluZ2VycHJpbnRzGAMgAygJInsKDlN0YXR1c1Jlc3BvbnNlEhQKDGNsdXN0ZXJfbmFtZRgBIAEoCRIWCg5zZXJ2ZXJfdmVyc2lvbhgCIAEoCRIqCgthdXRob3JpdGllcxgDIAMoCzIVLmp1bXBnYXRlLnYxLkNBU3RhdHVzEg8KB3N0b3JhZ2UYBCABKAkiMAoSR2V0UmVzb3VyY2VSZXF1ZXN0EgwKBGtpbmQYASABKAkSDAoEbmFtZRgCIAEoCSIkChRMaXN0UmVzb3VyY2VzUmVxdWVzdBIMCgRraW5kGAEgASgJIkEKFUxpc3RSZXNvdXJjZXNSZXNwb25zZRIoCglyZXNvdXJjZXMYASADKAsyFS5qdW1wZ2F0ZS52MS5SZXNvdXJjZSJTChVVcHNlcnRSZXNvdXJjZVJlcXVlc3QSJwoIcmVzb3VyY2UYASABKAsyFS5qdW1wZ2F0ZS52MS5SZXNvdXJjZRIRCglvdmVyd3JpdGUYAiABKAgiMwoVRGVsZXRlUmVzb3VyY2VSZXF1ZXN0EgwKBGtpbmQYASABKAkSDAoEbmFtZRgCIAEoCSIYChZEZWxldGVSZXNvdXJjZVJlc3BvbnNlIjQKDFdhdGNoUmVxdWVzdBINCgVraW5kcxgBIAMoCRIVCg1mcm9tX3JldmlzaW9uGAIgASgDInEKCldhdGNoRXZlbnQSDAoEdHlwZRgBIAEoCRIQCghyZXZpc2lvbhgCIAEoAxIMCgRraW5kGAMgASgJEgwKBG5hbWUYBCABKAkSJwoIcmVzb3VyY2UYBSABKAsyFS5qdW1wZ2F0ZS52MS5SZXNvdXJjZSK0AQoRQ3JlYXRlVXNlclJlcXVlc3QSDAoEbmFtZRgBIAEoCRINCgVyb2xlcxgCIAMoCRI6CgZ0cmFpdHMYAyADKAsyKi5qdW1wZ2F0ZS52MS5DcmVhdGVVc2VyUmVxdWVzdC5UcmFpdHNFbnRyeRpGCgtUcmFpdHNFbnRyeRILCgNrZXkYASABKAkSJgoFdmFsdWUYAiABKAsyFy5qdW1wZ2F0ZS52MS5TdHJpbmdMaXN0OgI4ASIcCgpTdHJpbmdMaXN0Eg4KBnZhbHVlcxgBIAMoCSJ0ChJDcmVhdGVVc2VyUmVzcG9uc2USIwoEdXNlchgBIAEoCzIVLmp1bXBnYXRlLnYxLlJlc291cmNlEhQKDGludml0ZV90b2tlbhgCIAEoCRISCgppbnZpdGVfdXJsGAMgASgJEg8KB2V4cGlyZXMYBCABKAki2wEKEVVwZGF0ZVVzZXJSZXF1ZXN0EgwKBG5hbWUYASABKAkSDQoFcm9sZXMYAiADKAkSEQoJc2V0X3JvbGVzGAMgASgIEjoKBnRyYWl0cxgEIAMoCzIqLmp1bXBnYXRlLnYxLlVwZGF0ZVVzZXJSZXF1ZXN0LlRyYWl0c0VudHJ5EhIKCnNldF90cmFpdHMYBSABKAgaRgoLVHJhaXRzRW50cnkSCwoDa2V5GAEgASgJEiYKBXZhbHVlGAIgASgLMhcuanVtcGdhdGUudjEuU3RyaW5nTGlzdDoCOAEiIAoQUmVzZXRVc2VyUmVxdWVzdBIMCgRuYW1lGAEgASgJIiEKEEdldEludml0ZVJlcXVlc3QSDQoFdG9rZW4YASABKAkihQEKEUdldEludml0ZVJlc3BvbnNlEgwKBHVzZXIYASABKAkSDwoHZXhwaXJlcxgCIAEoCRIVCg1zZWNvbmRfZmFjdG9yGAMgASgJEhMKC3RvdHBfc2VjcmV0GAQgASgJEhAKCHRvdHBfdXJsGAUgASgJEhMKC3RvdHBfcXJfc3ZnGAYgASgJIksKFUNvbXBsZXRlSW52aXRlUmVxdWVzdBINCgV0b2tlbhgBIAEoCRIQCghwYXNzd29yZBgCIAEoCRIRCgl0b3RwX2NvZGUYAyABKAkiJgoWQ29tcGxldGVJbnZpdGVSZXNwb25zZRIMCgR1c2VyGAEgASgJIqABChdBdXRoZW50aWNhdGVVc2VyUmVxdWVzdBIMCgR1c2VyGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJEgsKA290cBgDIAEoCRIWCg5zc2hfcHVibGljX2tleRgEIAEoCRIWCg50bHNfcHVibGljX2tleRgFIAEoCRITCgt0dGxfc2Vjb25kcxgGIAEoAxITCgtjbGllbnRfYWRkchgHIAEoCSKmAQoYR2VuZXJhdGVVc2VyQ2VydHNSZXF1ZXN0EhYKDnNzaF9wdWJsaWNfa2V5GAEgASgJEhYKDnRsc19wdWJsaWNfa2V5GAIgASgJEhMKC3R0bF9zZWNvbmRzGAMgASgDEgwKBHVzZXIYBCABKAkSNwoRcm91dGVfdG9fZGF0YWJhc2UYBSABKAsyHC5qdW1wZ2F0ZS52MS5Sb3V0ZVRvRGF0YWJhc2UiXQoPUm91dGVUb0RhdGFiYXNlEhQKDHNlcnZpY2VfbmFtZRgBIAEoCRIQCghwcm90b2NvbBgCIAEoCRIQCgh1c2VybmFtZRgDIAEoCRIQCghkYXRhYmFzZRgEIAEoCSK4AQoYR2VuZXJhdGVIb3N0Q2VydHNSZXF1ZXN0Eg8KB2hvc3RfaWQYASABKAkSEQoJbm9kZV9uYW1lGAIgASgJEhIKCnByaW5jaXBhbHMYAyADKAkSEQoJZG5zX25hbWVzGAQgAygJEgwKBHJvbGUYBSABKAkSFgoOc3NoX3B1YmxpY19rZXkYBiABKAkSFgoOdGxzX3B1YmxpY19rZXkYByABKAkSEwoLdHRsX3NlY29uZHMYCCABKAMi1gEKBUNlcnRzEhAKCHNzaF9jZXJ0GAEgASgJEhAKCHRsc19jZXJ0GAIgASgJEhQKDHRsc19jYV9jZXJ0cxgDIAMoCRITCgtzc2hfY2Ffa2V5cxgEIAMoCRIUCgxjbHVzdGVyX25hbWUYBSABKAkSEAoIdXNlcm5hbWUYBiABKAkSDQoFcm9sZXMYByADKAkSDgoGbG9naW5zGAggAygJEg8KB2V4cGlyZXMYCSABKAkSDwoHaG9zdF9pZBgKIAEoCRIVCg1ob3N0X2NhX2NlcnRzGAsgAygJIsgBChlSZWdpc3RlclVzaW5nVG9rZW5SZXF1ZXN0Eg0KBXRva2VuGAEgASgJEg8KB2hvc3RfaWQYAiABKAkSEQoJbm9kZV9uYW1lGAMgASgJEgwKBHJvbGUYBCABKAkSEQoJZG5zX25hbWVzGAUgAygJEhIKCnByaW5jaXBhbHMYBiADKAkSFgoOc3NoX3B1YmxpY19rZXkYByABKAkSFgoOdGxzX3B1YmxpY19rZXkYCCABKAkSEwoLcmVtb3RlX2FkZHIYCSABKAkiRgoSQ3JlYXRlVG9rZW5SZXF1ZXN0Eg0KBXJvbGVzGAEgAygJEhMKC3R0bF9zZWNvbmRzGAIgASgDEgwKBG5hbWUYAyABKAkiKAoYRXhwb3J0QXV0aG9yaXRpZXNSZXF1ZXN0EgwKBHR5cGUYASABKAkiXQoZRXhwb3J0QXV0aG9yaXRpZXNSZXNwb25zZRIXCg9zc2hfcHVibGljX2tleXMYASADKAkSEQoJdGxzX2NlcnRzGAIgAygJEhQKDGNsdXN0ZXJfbmFtZRgDIAEoCSJ9ChNTZWFyY2hFdmVudHNSZXF1ZXN0EgwKBGZyb20YASABKAkSCgoCdG8YAiABKAkSDQoFdHlwZXMYAyADKAkSDAoEdXNlchgEIAEoCRINCgVsaW1pdBgFIAEoBRIRCglzdGFydF9rZXkYBiABKAkSDQoFb3JkZXIYByABKAkiUQoUU2VhcmNoRXZlbnRzUmVzcG9uc2USJwoGZXZlbnRzGAEgAygLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIQCghuZXh0X2tleRgCIAEoCSJ5ChdDcmVhdGVXZWJTZXNzaW9uUmVxdWVzdBIMCgR1c2VyGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJEgsKA290cBgDIAEoCRITCgtjbGllbnRfYWRkchgEIAEoCRIcChRpZGxlX3RpbWVvdXRfc2Vjb25kcxgFIAEoAyLTAgoKV2ViU2Vzc2lvbhIKCgJpZBgBIAEoCRIOCgZjb29raWUYAiABKAkSDAoEdXNlchgDIAEoCRINCgVyb2xlcxgEIAMoCRIOCgZsb2dpbnMYBSADKAkSEgoKY3NyZl90b2tlbhgGIAEoCRIPCgdleHBpcmVzGAcgASgJEhQKDGlkbGVfZXhwaXJlcxgIIAEoCRIcChRpZGxlX3RpbWVvdXRfc2Vjb25kcxgJIAEoAxIUCgxjbHVzdGVyX25hbWUYCiABKAkSEAoIc3NoX2NlcnQYCyABKAkSFwoPc3NoX3ByaXZhdGVfa2V5GAwgASgJEhAKCHRsc19jZXJ0GA0gASgJEhcKD3Rsc19wcml2YXRlX2tleRgOIAEoCRIVCg1ob3N0X2NhX2NlcnRzGA8gAygJEiAKA2FjbBgQIAEoCzITLmp1bXBnYXRlLnYxLldlYkFjbCJrCgZXZWJBY2wSDQoFdXNlcnMYASABKAgSDQoFcm9sZXMYAiABKAgSDgoGdG9rZW5zGAMgASgIEg0KBWF1ZGl0GAQgASgIEhIKCnJlY29yZGluZ3MYBSABKAgSEAoIc2Vzc2lvbnMYBiABKAgiLwodQXV0aGVudGljYXRlV2ViU2Vzc2lvblJlcXVlc3QSDgoGY29va2llGAEgASgJIj4KF0RlbGV0ZVdlYlNlc3Npb25SZXF1ZXN0Eg4KBmNvb2tpZRgBIAEoCRITCgtjbGllbnRfYWRkchgCIAEoCSIaChhEZWxldGVXZWJTZXNzaW9uUmVzcG9uc2UikQEKIUdlbmVyYXRlRm9yd2FyZGluZ1VzZXJDZXJ0UmVxdWVzdBIMCgR1c2VyGAEgASgJEg0KBWxvZ2luGAIgASgJEg8KB2hvc3RfaWQYAyABKAkSFgoOc3NoX3B1YmxpY19rZXkYBCABKAkSEwoLdHRsX3NlY29uZHMYBSABKAMSEQoJbm90X2FmdGVyGAYgASgJIkwKIUdlbmVyYXRlRm9yd2FyZGluZ0hvc3RDZXJ0UmVxdWVzdBIPCgdob3N0X2lkGAEgASgJEhYKDnNzaF9wdWJsaWNfa2V5GAIgASgJIkcKDkZvcndhcmRpbmdDZXJ0EhAKCHNzaF9jZXJ0GAEgASgJEhIKCnByaW5jaXBhbHMYAiADKAkSDwoHZXhwaXJlcxgDIAEoCSKDAQobR2VuZXJhdGVEYXRhYmFzZUNlcnRSZXF1ZXN0EhYKDnRsc19wdWJsaWNfa2V5GAEgASgJEg8KB2RiX3VzZXIYAiABKAkSEAoIZGF0YWJhc2UYAyABKAkSFAoMc2VydmVyX25hbWVzGAQgAygJEhMKC3R0bF9zZWNvbmRzGAUgASgDIj8KDERhdGFiYXNlQ2VydBIMCgRjZXJ0GAEgASgJEhAKCGNhX2NlcnRzGAIgAygJEg8KB2V4cGlyZXMYAyABKAkykhMKC0F1dGhTZXJ2aWNlEjsKBFBpbmcSGC5qdW1wZ2F0ZS52MS5QaW5nUmVxdWVzdBoZLmp1bXBnYXRlLnYxLlBpbmdSZXNwb25zZRJBCgZTdGF0dXMSGi5qdW1wZ2F0ZS52MS5TdGF0dXNSZXF1ZXN0GhsuanVtcGdhdGUudjEuU3RhdHVzUmVzcG9uc2USRQoLR2V0UmVzb3VyY2USHy5qdW1wZ2F0ZS52MS5HZXRSZXNvdXJjZVJlcXVlc3QaFS5qdW1wZ2F0ZS52MS5SZXNvdXJjZRJWCg1MaXN0UmVzb3VyY2VzEiEuanVtcGdhdGUudjEuTGlzdFJlc291cmNlc1JlcXVlc3QaIi5qdW1wZ2F0ZS52MS5MaXN0UmVzb3VyY2VzUmVzcG9uc2USSwoOVXBzZXJ0UmVzb3VyY2USIi5qdW1wZ2F0ZS52MS5VcHNlcnRSZXNvdXJjZVJlcXVlc3QaFS5qdW1wZ2F0ZS52MS5SZXNvdXJjZRJZCg5EZWxldGVSZXNvdXJjZRIiLmp1bXBnYXRlLnYxLkRlbGV0ZVJlc291cmNlUmVxdWVzdBojLmp1bXBnYXRlLnYxLkRlbGV0ZVJlc291cmNlUmVzcG9uc2USPQoFV2F0Y2gSGS5qdW1wZ2F0ZS52MS5XYXRjaFJlcXVlc3QaFy5qdW1wZ2F0ZS52MS5XYXRjaEV2ZW50MAESTQoKQ3JlYXRlVXNlchIeLmp1bXBnYXRlLnYxLkNyZWF0ZVVzZXJSZXF1ZXN0Gh8uanVtcGdhdGUudjEuQ3JlYXRlVXNlclJlc3BvbnNlEkMKClVwZGF0ZVVzZXISHi5qdW1wZ2F0ZS52MS5VcGRhdGVVc2VyUmVxdWVzdBoVLmp1bXBnYXRlLnYxLlJlc291cmNlEksKCVJlc2V0VXNlchIdLmp1bXBnYXRlLnYxLlJlc2V0VXNlclJlcXVlc3QaHy5qdW1wZ2F0ZS52MS5DcmVhdGVVc2VyUmVzcG9uc2USSgoJR2V0SW52aXRlEh0uanVtcGdhdGUudjEuR2V0SW52aXRlUmVxdWVzdBoeLmp1bXBnYXRlLnYxLkdldEludml0ZVJlc3BvbnNlElkKDkNvbXBsZXRlSW52aXRlEiIuanVtcGdhdGUudjEuQ29tcGxldGVJbnZpdGVSZXF1ZXN0GiMuanVtcGdhdGUudjEuQ29tcGxldGVJbnZpdGVSZXNwb25zZRJMChBBdXRoZW50aWNhdGVVc2VyEiQuanVtcGdhdGUudjEuQXV0aGVudGljYXRlVXNlclJlcXVlc3QaEi5qdW1wZ2F0ZS52MS5DZXJ0cxJOChFHZW5lcmF0ZVVzZXJDZXJ0cxIlLmp1bXBnYXRlLnYxLkdlbmVyYXRlVXNlckNlcnRzUmVxdWVzdBoSLmp1bXBnYXRlLnYxLkNlcnRzEk4KEUdlbmVyYXRlSG9zdENlcnRzEiUuanVtcGdhdGUudjEuR2VuZXJhdGVIb3N0Q2VydHNSZXF1ZXN0GhIuanVtcGdhdGUudjEuQ2VydHMSUAoSUmVnaXN0ZXJVc2luZ1Rva2VuEiYuanVtcGdhdGUudjEuUmVnaXN0ZXJVc2luZ1Rva2VuUmVxdWVzdBoSLmp1bXBnYXRlLnYxLkNlcnRzEkUKC0NyZWF0ZVRva2VuEh8uanVtcGdhdGUudjEuQ3JlYXRlVG9rZW5SZXF1ZXN0GhUuanVtcGdhdGUudjEuUmVzb3VyY2USYgoRRXhwb3J0QXV0aG9yaXRpZXMSJS5qdW1wZ2F0ZS52MS5FeHBvcnRBdXRob3JpdGllc1JlcXVlc3QaJi5qdW1wZ2F0ZS52MS5FeHBvcnRBdXRob3JpdGllc1Jlc3BvbnNlElMKDFNlYXJjaEV2ZW50cxIgLmp1bXBnYXRlLnYxLlNlYXJjaEV2ZW50c1JlcXVlc3QaIS5qdW1wZ2F0ZS52MS5TZWFyY2hFdmVudHNSZXNwb25zZRJZCg5FbWl0QXVkaXRFdmVudBIiLmp1bXBnYXRlLnYxLkVtaXRBdWRpdEV2ZW50UmVxdWVzdBojLmp1bXBnYXRlLnYxLkVtaXRBdWRpdEV2ZW50UmVzcG9uc2USaAoTVXBsb2FkUmVjb3JkaW5nUGFydBInLmp1bXBnYXRlLnYxLlVwbG9hZFJlY29yZGluZ1BhcnRSZXF1ZXN0GiguanVtcGdhdGUudjEuVXBsb2FkUmVjb3JkaW5nUGFydFJlc3BvbnNlElkKDkxpc3RSZWNvcmRpbmdzEiIuanVtcGdhdGUudjEuTGlzdFJlY29yZGluZ3NSZXF1ZXN0GiMuanVtcGdhdGUudjEuTGlzdFJlY29yZGluZ3NSZXNwb25zZRJPCgxHZXRSZWNvcmRpbmcSIC5qdW1wZ2F0ZS52MS5HZXRSZWNvcmRpbmdSZXF1ZXN0GhsuanVtcGdhdGUudjEuUmVjb3JkaW5nQ2h1bmswARJRChBDcmVhdGVXZWJTZXNzaW9uEiQuanVtcGdhdGUudjEuQ3JlYXRlV2ViU2Vzc2lvblJlcXVlc3QaFy5qdW1wZ2F0ZS52MS5XZWJTZXNzaW9uEl0KFkF1dGhlbnRpY2F0ZVdlYlNlc3Npb24SKi5qdW1wZ2F0ZS52MS5BdXRoZW50aWNhdGVXZWJTZXNzaW9uUmVxdWVzdBoXLmp1bXBnYXRlLnYxLldlYlNlc3Npb24SXwoQRGVsZXRlV2ViU2Vzc2lvbhIkLmp1bXBnYXRlLnYxLkRlbGV0ZVdlYlNlc3Npb25SZXF1ZXN0GiUuanVtcGdhdGUudjEuRGVsZXRlV2ViU2Vzc2lvblJlc3BvbnNlEmkKGkdlbmVyYXRlRm9yd2FyZGluZ1VzZXJDZXJ0Ei4uanVtcGdhdGUudjEuR2VuZXJhdGVGb3J3YXJkaW5nVXNlckNlcnRSZXF1ZXN0GhsuanVtcGdhdGUudjEuRm9yd2FyZGluZ0NlcnQSaQoaR2VuZXJhdGVGb3J3YXJkaW5nSG9zdENlcnQSLi5qdW1wZ2F0ZS52MS5HZW5lcmF0ZUZvcndhcmRpbmdIb3N0Q2VydFJlcXVlc3QaGy5qdW1wZ2F0ZS52MS5Gb3J3YXJkaW5nQ2VydBJbChRHZW5lcmF0ZURhdGFiYXNlQ2VydBIoLmp1bXBnYXRlLnYxLkdlbmVyYXRlRGF0YWJhc2VDZXJ0UmVxdWVzdBoZLmp1bXBnYXRlLnYxLkRhdGFiYXNlQ2VydGIGcHJvdG8z", [file_google_protobuf_struct, file_jumpgate_v1_resources]);
 
 /**
  * @generated from message jumpgate.v1.EmitAuditEventRequest
@@ -818,6 +818,14 @@ export type GenerateUserCertsRequest = Message<"jumpgate.v1.GenerateUserCertsReq
    * @generated from field: string user = 4;
    */
   user: string;
+
+  /**
+   * jsh db login: the X.509 certificate carries this route; Auth refuses it
+   * unless the user's roles allow that database, database user and name.
+   *
+   * @generated from field: jumpgate.v1.RouteToDatabase route_to_database = 5;
+   */
+  routeToDatabase?: RouteToDatabase | undefined;
 };
 
 /**
@@ -826,6 +834,48 @@ export type GenerateUserCertsRequest = Message<"jumpgate.v1.GenerateUserCertsReq
  */
 export const GenerateUserCertsRequestSchema: GenMessage<GenerateUserCertsRequest> = /*@__PURE__*/
   messageDesc(file_jumpgate_v1_auth, 32);
+
+/**
+ * Which database a certificate is for (the identity's routeToDatabase).
+ *
+ * @generated from message jumpgate.v1.RouteToDatabase
+ */
+export type RouteToDatabase = Message<"jumpgate.v1.RouteToDatabase"> & {
+  /**
+   * The database's name (`db` resource / db_server spec.database.metadata.name).
+   *
+   * @generated from field: string service_name = 1;
+   */
+  serviceName: string;
+
+  /**
+   * "postgres" or "mysql".
+   *
+   * @generated from field: string protocol = 2;
+   */
+  protocol: string;
+
+  /**
+   * The database user to log in as.
+   *
+   * @generated from field: string username = 3;
+   */
+  username: string;
+
+  /**
+   * The database name; empty: chosen when connecting.
+   *
+   * @generated from field: string database = 4;
+   */
+  database: string;
+};
+
+/**
+ * Describes the message jumpgate.v1.RouteToDatabase.
+ * Use `create(RouteToDatabaseSchema)` to create a new message.
+ */
+export const RouteToDatabaseSchema: GenMessage<RouteToDatabase> = /*@__PURE__*/
+  messageDesc(file_jumpgate_v1_auth, 33);
 
 /**
  * @generated from message jumpgate.v1.GenerateHostCertsRequest
@@ -877,7 +927,7 @@ export type GenerateHostCertsRequest = Message<"jumpgate.v1.GenerateHostCertsReq
  * Use `create(GenerateHostCertsRequestSchema)` to create a new message.
  */
 export const GenerateHostCertsRequestSchema: GenMessage<GenerateHostCertsRequest> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 33);
+  messageDesc(file_jumpgate_v1_auth, 34);
 
 /**
  * @generated from message jumpgate.v1.Certs
@@ -944,7 +994,7 @@ export type Certs = Message<"jumpgate.v1.Certs"> & {
  * Use `create(CertsSchema)` to create a new message.
  */
 export const CertsSchema: GenMessage<Certs> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 34);
+  messageDesc(file_jumpgate_v1_auth, 35);
 
 /**
  * @generated from message jumpgate.v1.RegisterUsingTokenRequest
@@ -1001,7 +1051,7 @@ export type RegisterUsingTokenRequest = Message<"jumpgate.v1.RegisterUsingTokenR
  * Use `create(RegisterUsingTokenRequestSchema)` to create a new message.
  */
 export const RegisterUsingTokenRequestSchema: GenMessage<RegisterUsingTokenRequest> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 35);
+  messageDesc(file_jumpgate_v1_auth, 36);
 
 /**
  * @generated from message jumpgate.v1.CreateTokenRequest
@@ -1028,7 +1078,7 @@ export type CreateTokenRequest = Message<"jumpgate.v1.CreateTokenRequest"> & {
  * Use `create(CreateTokenRequestSchema)` to create a new message.
  */
 export const CreateTokenRequestSchema: GenMessage<CreateTokenRequest> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 36);
+  messageDesc(file_jumpgate_v1_auth, 37);
 
 /**
  * @generated from message jumpgate.v1.ExportAuthoritiesRequest
@@ -1045,7 +1095,7 @@ export type ExportAuthoritiesRequest = Message<"jumpgate.v1.ExportAuthoritiesReq
  * Use `create(ExportAuthoritiesRequestSchema)` to create a new message.
  */
 export const ExportAuthoritiesRequestSchema: GenMessage<ExportAuthoritiesRequest> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 37);
+  messageDesc(file_jumpgate_v1_auth, 38);
 
 /**
  * @generated from message jumpgate.v1.ExportAuthoritiesResponse
@@ -1072,7 +1122,7 @@ export type ExportAuthoritiesResponse = Message<"jumpgate.v1.ExportAuthoritiesRe
  * Use `create(ExportAuthoritiesResponseSchema)` to create a new message.
  */
 export const ExportAuthoritiesResponseSchema: GenMessage<ExportAuthoritiesResponse> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 38);
+  messageDesc(file_jumpgate_v1_auth, 39);
 
 /**
  * @generated from message jumpgate.v1.SearchEventsRequest
@@ -1119,7 +1169,7 @@ export type SearchEventsRequest = Message<"jumpgate.v1.SearchEventsRequest"> & {
  * Use `create(SearchEventsRequestSchema)` to create a new message.
  */
 export const SearchEventsRequestSchema: GenMessage<SearchEventsRequest> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 39);
+  messageDesc(file_jumpgate_v1_auth, 40);
 
 /**
  * @generated from message jumpgate.v1.SearchEventsResponse
@@ -1141,7 +1191,7 @@ export type SearchEventsResponse = Message<"jumpgate.v1.SearchEventsResponse"> &
  * Use `create(SearchEventsResponseSchema)` to create a new message.
  */
 export const SearchEventsResponseSchema: GenMessage<SearchEventsResponse> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 40);
+  messageDesc(file_jumpgate_v1_auth, 41);
 
 /**
  * Web sessions.
@@ -1184,7 +1234,7 @@ export type CreateWebSessionRequest = Message<"jumpgate.v1.CreateWebSessionReque
  * Use `create(CreateWebSessionRequestSchema)` to create a new message.
  */
 export const CreateWebSessionRequestSchema: GenMessage<CreateWebSessionRequest> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 41);
+  messageDesc(file_jumpgate_v1_auth, 42);
 
 /**
  * What the proxy needs to act as the signed-in user.
@@ -1288,7 +1338,7 @@ export type WebSession = Message<"jumpgate.v1.WebSession"> & {
  * Use `create(WebSessionSchema)` to create a new message.
  */
 export const WebSessionSchema: GenMessage<WebSession> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 42);
+  messageDesc(file_jumpgate_v1_auth, 43);
 
 /**
  * What the UI shows: each flag means the roles allow list+read on that kind.
@@ -1332,7 +1382,7 @@ export type WebAcl = Message<"jumpgate.v1.WebAcl"> & {
  * Use `create(WebAclSchema)` to create a new message.
  */
 export const WebAclSchema: GenMessage<WebAcl> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 43);
+  messageDesc(file_jumpgate_v1_auth, 44);
 
 /**
  * @generated from message jumpgate.v1.AuthenticateWebSessionRequest
@@ -1349,7 +1399,7 @@ export type AuthenticateWebSessionRequest = Message<"jumpgate.v1.AuthenticateWeb
  * Use `create(AuthenticateWebSessionRequestSchema)` to create a new message.
  */
 export const AuthenticateWebSessionRequestSchema: GenMessage<AuthenticateWebSessionRequest> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 44);
+  messageDesc(file_jumpgate_v1_auth, 45);
 
 /**
  * @generated from message jumpgate.v1.DeleteWebSessionRequest
@@ -1371,7 +1421,7 @@ export type DeleteWebSessionRequest = Message<"jumpgate.v1.DeleteWebSessionReque
  * Use `create(DeleteWebSessionRequestSchema)` to create a new message.
  */
 export const DeleteWebSessionRequestSchema: GenMessage<DeleteWebSessionRequest> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 45);
+  messageDesc(file_jumpgate_v1_auth, 46);
 
 /**
  * @generated from message jumpgate.v1.DeleteWebSessionResponse
@@ -1384,7 +1434,7 @@ export type DeleteWebSessionResponse = Message<"jumpgate.v1.DeleteWebSessionResp
  * Use `create(DeleteWebSessionResponseSchema)` to create a new message.
  */
 export const DeleteWebSessionResponseSchema: GenMessage<DeleteWebSessionResponse> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 46);
+  messageDesc(file_jumpgate_v1_auth, 47);
 
 /**
  * Recording at the proxy.
@@ -1440,7 +1490,7 @@ export type GenerateForwardingUserCertRequest = Message<"jumpgate.v1.GenerateFor
  * Use `create(GenerateForwardingUserCertRequestSchema)` to create a new message.
  */
 export const GenerateForwardingUserCertRequestSchema: GenMessage<GenerateForwardingUserCertRequest> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 47);
+  messageDesc(file_jumpgate_v1_auth, 48);
 
 /**
  * @generated from message jumpgate.v1.GenerateForwardingHostCertRequest
@@ -1466,7 +1516,7 @@ export type GenerateForwardingHostCertRequest = Message<"jumpgate.v1.GenerateFor
  * Use `create(GenerateForwardingHostCertRequestSchema)` to create a new message.
  */
 export const GenerateForwardingHostCertRequestSchema: GenMessage<GenerateForwardingHostCertRequest> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 48);
+  messageDesc(file_jumpgate_v1_auth, 49);
 
 /**
  * @generated from message jumpgate.v1.ForwardingCert
@@ -1495,7 +1545,88 @@ export type ForwardingCert = Message<"jumpgate.v1.ForwardingCert"> & {
  * Use `create(ForwardingCertSchema)` to create a new message.
  */
 export const ForwardingCertSchema: GenMessage<ForwardingCert> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 49);
+  messageDesc(file_jumpgate_v1_auth, 50);
+
+/**
+ * Database certificates (db CA).
+ *
+ * @generated from message jumpgate.v1.GenerateDatabaseCertRequest
+ */
+export type GenerateDatabaseCertRequest = Message<"jumpgate.v1.GenerateDatabaseCertRequest"> & {
+  /**
+   * PEM (SPKI) public key of the certificate.
+   *
+   * @generated from field: string tls_public_key = 1;
+   */
+  tlsPublicKey: string;
+
+  /**
+   * Client certificate: the database user (the certificate's CN).
+   *
+   * @generated from field: string db_user = 2;
+   */
+  dbUser: string;
+
+  /**
+   * Client certificate: the database the connection is for (audit).
+   *
+   * @generated from field: string database = 3;
+   */
+  database: string;
+
+  /**
+   * Server certificate (administrators only): the server's names, the first one
+   * the CN; IP addresses become IP SANs.
+   *
+   * @generated from field: repeated string server_names = 4;
+   */
+  serverNames: string[];
+
+  /**
+   * 0: the default (client 10 min, capped at 1 h; server 2190 h).
+   *
+   * @generated from field: int64 ttl_seconds = 5;
+   */
+  ttlSeconds: bigint;
+};
+
+/**
+ * Describes the message jumpgate.v1.GenerateDatabaseCertRequest.
+ * Use `create(GenerateDatabaseCertRequestSchema)` to create a new message.
+ */
+export const GenerateDatabaseCertRequestSchema: GenMessage<GenerateDatabaseCertRequest> = /*@__PURE__*/
+  messageDesc(file_jumpgate_v1_auth, 51);
+
+/**
+ * @generated from message jumpgate.v1.DatabaseCert
+ */
+export type DatabaseCert = Message<"jumpgate.v1.DatabaseCert"> & {
+  /**
+   * PEM.
+   *
+   * @generated from field: string cert = 1;
+   */
+  cert: string;
+
+  /**
+   * The db CA's certificates (PEM).
+   *
+   * @generated from field: repeated string ca_certs = 2;
+   */
+  caCerts: string[];
+
+  /**
+   * @generated from field: string expires = 3;
+   */
+  expires: string;
+};
+
+/**
+ * Describes the message jumpgate.v1.DatabaseCert.
+ * Use `create(DatabaseCertSchema)` to create a new message.
+ */
+export const DatabaseCertSchema: GenMessage<DatabaseCert> = /*@__PURE__*/
+  messageDesc(file_jumpgate_v1_auth, 52);
 
 /**
  * The Auth API. Callers are identified by their client certificate (mutual
@@ -1749,6 +1880,19 @@ export const AuthService: GenService<{
     methodKind: "unary";
     input: typeof GenerateForwardingHostCertRequestSchema;
     output: typeof ForwardingCertSchema;
+  },
+  /**
+   * Certificates signed by the db CA. Database Services (db system role) ask
+   * for a short client certificate whose CN is the database user, to log in to
+   * servers that trust the db CA; administrators ask for a server certificate
+   * (jctl auth sign --format=db).
+   *
+   * @generated from rpc jumpgate.v1.AuthService.GenerateDatabaseCert
+   */
+  generateDatabaseCert: {
+    methodKind: "unary";
+    input: typeof GenerateDatabaseCertRequestSchema;
+    output: typeof DatabaseCertSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_jumpgate_v1_auth, 0);

@@ -73,4 +73,33 @@ describe("GET /webapi/resources", () => {
     const r = await t.call("alice", "GET", "/webapi/resources");
     assert.deepEqual(r.json.items.map((i: { name: string; logins: string[] }) => [i.name, i.logins]).sort(), [["db-1", ["alice"]], ["web-1", ["alice"]]]);
   });
+
+  test("databases: one item per database, with the db users as logins and the db names", async () => {
+    await t.addRole({
+      metadata: { name: "pg-dev" },
+      spec: { allow: { db_labels: { env: "dev" }, db_users: ["{{internal.db_users}}", "reader"], db_names: ["app"] }, deny: { db_users: ["reader"] } },
+    });
+    await t.addUser("dora", ["pg-dev"], { db_users: ["dora"] });
+    const server = (host: string, name: string, labels: Record<string, string>) =>
+      t.f.ctx.stores.dbServers.upsert(
+        validateResource({
+          kind: "db_server",
+          version: "v3",
+          metadata: { name: `${name}@${host}` },
+          spec: {
+            host_id: host,
+            hostname: host,
+            database: { kind: "db", version: "v3", metadata: { name, labels, description: "orders" }, spec: { protocol: "postgres", uri: "10.0.0.9:5432" } },
+          },
+        }),
+      );
+    await server("h1", "pg", { env: "dev" });
+    await server("h2", "pg", { env: "dev" });
+    await server("h1", "prod-pg", { env: "prod" });
+    const r = await t.call("dora", "GET", "/webapi/resources?kind=db");
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.json.items, [
+      { kind: "db", id: "pg", name: "pg", description: "orders", labels: { env: "dev" }, logins: ["dora"], sub_kind: "postgres", db_names: ["app"] },
+    ]);
+  });
 });

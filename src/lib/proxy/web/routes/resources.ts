@@ -6,7 +6,7 @@
  */
 import { badParameter } from "../../../../api/errors.ts";
 import type { StoredResource } from "../../../../api/resource.ts";
-import { type Node, nodeLabels } from "../../../../api/resources/index.ts";
+import { type DatabaseServer, dbServerDatabase, type Node, nodeLabels } from "../../../../api/resources/index.ts";
 import type { AccessChecker } from "../../../rbac/index.ts";
 import type { AuthedRoute, WebRouteDeps } from "../context.ts";
 import { sendJson } from "../http.ts";
@@ -23,6 +23,8 @@ export interface WebResource {
   /** Logins (SSH) or users (databases) the user's roles allow on this resource. */
   logins: string[];
   sub_kind: string;
+  /** Databases only: the database names the roles allow ("*": any). */
+  db_names?: string[];
 }
 
 export interface ResourceSource {
@@ -55,7 +57,32 @@ export const nodeSource: ResourceSource = {
   },
 };
 
-export const SOURCES: readonly ResourceSource[] = [nodeSource];
+/**
+ * Databases, from the Database Services' `db_server` heartbeats (Auth lists the
+ * ones whose db_labels match the user's roles); several services serving one
+ * database make one item. `logins` are the database users the roles allow there.
+ */
+export const dbSource: ResourceSource = {
+  kind: "db",
+  authKind: "db_server",
+  toWeb(stored, checker) {
+    const { database, labels } = dbServerDatabase(stored as unknown as DatabaseServer);
+    if (!checker.checkDatabaseLabels({ labels }).allowed) return undefined;
+    const summary = checker.databaseAccessSummary({ labels });
+    return {
+      kind: "db",
+      id: database.metadata.name,
+      name: database.metadata.name,
+      description: database.metadata.description ?? "",
+      labels,
+      logins: summary.users.allowed,
+      sub_kind: database.spec.protocol,
+      db_names: summary.names.allowed,
+    };
+  },
+};
+
+export const SOURCES: readonly ResourceSource[] = [nodeSource, dbSource];
 
 /** `k=v,k2=v2`: every pair must be a label of the resource with exactly that value. */
 export function parseLabelFilter(raw: string): Record<string, string> {
@@ -96,10 +123,14 @@ export function resourceRoutes(deps: WebRouteDeps, sources: readonly ResourceSou
         Promise.all(picked.map((s) => listStored(r.user.client, s.authKind))),
       ]);
       const items: WebResource[] = [];
+      // One item per resource, even when several agents announce it (a database served by two services).
+      const seen = new Set<string>();
       for (const [i, source] of picked.entries()) {
         for (const stored of lists[i] ?? []) {
           const item = source.toWeb(stored, access.checker);
-          if (item && matchesSearch(item, search) && matchesLabels(item, labels)) items.push(item);
+          if (!item || seen.has(`${item.kind}/${item.id}`)) continue;
+          seen.add(`${item.kind}/${item.id}`);
+          if (matchesSearch(item, search) && matchesLabels(item, labels)) items.push(item);
         }
       }
       sendJson(res, 200, { items });

@@ -1,0 +1,153 @@
+/**
+ * Database access on the wire, shared by the proxy (`lib/proxy/dbproxy`), the
+ * Database Service (`lib/srv/db`) and `jsh proxy db` (`lib/client`), so that
+ * none of them imports another (DESIGN §7):
+ *
+ * - the **connection header** the proxy sends first on every stream it opens to
+ *   a Database Service: `"JGDB"`, a big-endian uint32 length, then that many
+ *   bytes of UTF-8 JSON `{"v":1,"cert":PEM,"clientAddr":"IP:PORT","database":NAME}`.
+ *   `cert` is the client certificate chain the user presented to the proxy,
+ *   leaf first; the service verifies it itself against the user CA;
+ * - the Postgres packets a server must understand before TLS (SSLRequest,
+ *   GSSENCRequest, CancelRequest, StartupMessage);
+ * - the two refusals every path sends before a protocol engine is reached: a
+ *   Postgres ErrorResponse (FATAL, SQLSTATE 28000) and a MySQL ERR packet
+ *   (1045, SQLSTATE 28000) — what `psql` and `mysql` print.
+ */
+import { badParameter } from "./errors.ts";
+
+// ---- connection header -------------------------------------------------
+
+export const DB_HEADER_MAGIC = Buffer.from("JGDB", "latin1");
+/** The largest header body either side accepts (a PEM chain is ~1–3 KiB). */
+export const MAX_DB_HEADER_BYTES = 64 * 1024;
+
+export interface DbConnHeader {
+  /** PEM certificates the client presented, leaf first. */
+  cert: string;
+  /** The user's address as the proxy saw it. */
+  clientAddr: string;
+  /** The database the proxy routed to (the certificate's route-to-database service name). */
+  database: string;
+}
+
+export function encodeDbHeader(h: DbConnHeader): Buffer {
+  const body = Buffer.from(JSON.stringify({ v: 1, cert: h.cert, clientAddr: h.clientAddr, database: h.database }), "utf8");
+  if (body.length > MAX_DB_HEADER_BYTES) throw badParameter("database connection header too large");
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(body.length);
+  return Buffer.concat([DB_HEADER_MAGIC, len, body]);
+}
+
+export type DbHeaderParse = { kind: "need-more" } | { kind: "ok"; header: DbConnHeader; consumed: number };
+
+/** Pure: reads a header from the start of `buf`. Throws `bad-parameter` on anything malformed. */
+export function decodeDbHeader(buf: Buffer): DbHeaderParse {
+  const n = Math.min(buf.length, DB_HEADER_MAGIC.length);
+  if (!buf.subarray(0, n).equals(DB_HEADER_MAGIC.subarray(0, n))) throw badParameter("not a database connection header");
+  if (buf.length < 8) return { kind: "need-more" };
+  const len = buf.readUInt32BE(4);
+  if (len > MAX_DB_HEADER_BYTES) throw badParameter("database connection header too large");
+  if (buf.length < 8 + len) return { kind: "need-more" };
+  let v: unknown;
+  try {
+    v = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(buf.subarray(8, 8 + len)));
+  } catch {
+    throw badParameter("malformed database connection header");
+  }
+  if (typeof v !== "object" || v === null || Array.isArray(v)) throw badParameter("malformed database connection header");
+  const o = v as Record<string, unknown>;
+  if (o.v !== 1) throw badParameter("unsupported database connection header version");
+  if (typeof o.cert !== "string" || typeof o.clientAddr !== "string" || typeof o.database !== "string") {
+    throw badParameter("malformed database connection header");
+  }
+  return { kind: "ok", header: { cert: o.cert, clientAddr: o.clientAddr, database: o.database }, consumed: 8 + len };
+}
+
+// ---- which database the client means -----------------------------------
+
+/**
+ * `jsh proxy db NAME` and `jsh db connect NAME` send `NAME` + this suffix as
+ * the server name (SNI) of the TLS they run inside the database route, so the
+ * proxy can refuse a certificate issued for another database instead of
+ * silently routing to that one. `.invalid` is reserved: it never names a host.
+ */
+export const DB_SNI_SUFFIX = ".db.jumpgate.invalid";
+
+export function dbSni(database: string): string {
+  return `${database}${DB_SNI_SUFFIX}`;
+}
+
+/** The database a client named in its SNI; undefined when the SNI is absent or something else (a psql's host name). */
+export function databaseFromSni(sni: string | false | null | undefined): string | undefined {
+  if (typeof sni !== "string" || !sni.toLowerCase().endsWith(DB_SNI_SUFFIX) || sni.length === DB_SNI_SUFFIX.length) return undefined;
+  return sni.slice(0, -DB_SNI_SUFFIX.length);
+}
+
+// ---- Postgres before TLS -----------------------------------------------
+
+export const PG_SSL_REQUEST_CODE = 80877103;
+export const PG_GSSENC_REQUEST_CODE = 80877104;
+export const PG_CANCEL_REQUEST_CODE = 80877102;
+export const PG_PROTOCOL_V3 = 196608;
+/** The largest StartupMessage we read before refusing (libpq's limit is 10 000). */
+export const PG_MAX_STARTUP_BYTES = 10_000;
+
+export type PgPreStartup =
+  | { kind: "need-more" }
+  | { kind: "ssl" | "gssenc" | "cancel" | "startup"; length: number }
+  | { kind: "invalid"; reason: string };
+
+/** Pure: classifies the untyped packet a Postgres client sends first (length, then a code). */
+export function classifyPgPreStartup(buf: Buffer): PgPreStartup {
+  if (buf.length < 8) return { kind: "need-more" };
+  const length = buf.readUInt32BE(0);
+  const code = buf.readUInt32BE(4);
+  if (length < 8 || length > PG_MAX_STARTUP_BYTES) return { kind: "invalid", reason: `bad startup packet length ${length}` };
+  if (code === PG_SSL_REQUEST_CODE || code === PG_GSSENC_REQUEST_CODE) {
+    return length === 8 ? { kind: code === PG_SSL_REQUEST_CODE ? "ssl" : "gssenc", length } : { kind: "invalid", reason: "bad request length" };
+  }
+  if (code === PG_CANCEL_REQUEST_CODE) return length === 16 ? { kind: "cancel", length } : { kind: "invalid", reason: "bad cancel request length" };
+  if (code >>> 16 === 3) return { kind: "startup", length };
+  return { kind: "invalid", reason: `unsupported protocol ${code >>> 16}.${code & 0xffff}` };
+}
+
+/** True when the first bytes could be a Postgres packet sent before TLS (used by the proxy's port multiplexer). */
+export function looksLikePgPreStartup(buf: Buffer): boolean | undefined {
+  if (buf.length < 8) return buf.length === 0 || buf[0] === 0 ? undefined : false;
+  const c = classifyPgPreStartup(buf);
+  return c.kind !== "invalid" && c.kind !== "need-more";
+}
+
+// ---- refusals ----------------------------------------------------------
+
+/** A Postgres ErrorResponse: severity, SQLSTATE and message; `psql` prints `FATAL:  <message>`. */
+export function pgErrorResponse(message: string, o: { severity?: string; code?: string } = {}): Buffer {
+  const severity = o.severity ?? "FATAL";
+  const field = (t: string, v: string) => Buffer.concat([Buffer.from(t, "latin1"), Buffer.from(v.replaceAll("\0", ""), "utf8"), Buffer.from([0])]);
+  const body = Buffer.concat([field("S", severity), field("V", severity), field("C", o.code ?? "28000"), field("M", message), Buffer.from([0])]);
+  const head = Buffer.alloc(5);
+  head.write("E", 0, "latin1");
+  head.writeUInt32BE(body.length + 4, 1);
+  return Buffer.concat([head, body]);
+}
+
+/** A MySQL ERR packet (sequence id `seq`, default 0: the first packet); `mysql` prints `ERROR 1045 (28000): <message>`. */
+export function mysqlErrPacket(message: string, o: { code?: number; sqlState?: string; seq?: number } = {}): Buffer {
+  const msg = Buffer.from(message, "utf8").subarray(0, 0xffff);
+  const payload = Buffer.alloc(1 + 2 + 1 + 5);
+  payload[0] = 0xff;
+  payload.writeUInt16LE(o.code ?? 1045, 1);
+  payload.write("#", 3, "latin1");
+  payload.write((o.sqlState ?? "28000").padEnd(5, "0").slice(0, 5), 4, "latin1");
+  const body = Buffer.concat([payload, msg]);
+  const head = Buffer.alloc(4);
+  head.writeUIntLE(body.length, 0, 3);
+  head[3] = (o.seq ?? 0) & 0xff;
+  return Buffer.concat([head, body]);
+}
+
+/** The refusal a client of `protocol` prints. */
+export function dbRefusal(protocol: string, message: string): Buffer {
+  return protocol === "mysql" ? mysqlErrPacket(message) : pgErrorResponse(message);
+}
