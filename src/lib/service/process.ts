@@ -126,6 +126,14 @@ export async function startProcess(opts: ProcessOptions): Promise<RunningProcess
         log,
       });
       closers.push(() => proxySsh.close());
+      // Host certificates last a day: OpenSSH clients (`ssh -J proxy`) and agents check the proxy's.
+      const sshRenewal = setInterval(() => {
+        localHostIdentity(server, hostId, opts.nodeName, "proxy", [host])
+          .then((id) => proxySsh.setHostIdentity(id.keys.ssh.privateKey, id.certs.sshCert))
+          .catch((e: unknown) => log.warn({ err: String(e) }, "cannot renew the proxy's SSH host certificate"));
+      }, HOST_RENEW_MS);
+      sshRenewal.unref();
+      closers.push(async () => clearInterval(sshRenewal));
       const proxyDb = await startProxyDb({
         auth: authClient,
         tunnels: proxySsh.tunnels,

@@ -136,6 +136,11 @@ export async function startProxySsh(o: {
   return {
     tunnels,
     ssh,
+    /** A renewed host certificate (and key) for the SSH front door and the tunnel server; live connections keep theirs. */
+    setHostIdentity: (key: KeyObject, cert: string) => {
+      ssh.setHostKey(key, cert);
+      tunnels.setHostKey(key, cert);
+    },
     close: async () => {
       clearInterval(caTimer);
       tunnels.close();
