@@ -46,6 +46,7 @@ function processOptions(cfg: JumpgateConfig, log: ProcessOptions["log"], demo: b
       labels: ssh.labels,
       commands: ssh.commands.map((c) => ({ name: c.name, command: c.command, periodMs: c.period })),
       ...(ssh.listen_addr ? { listen: hp(ssh.listen_addr) } : {}),
+      ...(ssh.public_addr[0] ? { publicAddr: ssh.public_addr[0] } : {}),
     };
   }
   const db = cfg.db_service;

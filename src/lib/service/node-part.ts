@@ -24,6 +24,7 @@ export interface NodePartOptions {
   labels: Record<string, string>;
   commands: CommandLabelSpec[];
   listen?: { host: string; port: number };
+  publicAddr?: string;
   log: Logger;
   /** Same process as Auth: certificates come from it directly, the tunnel goes to our own proxy. */
   local?: { server: AuthServer; authAddr: string; proxyAddr?: string; proxyCert?: string };
@@ -50,6 +51,7 @@ export async function startNodePart(o: NodePartOptions): Promise<{ clusterName: 
     clock: systemClock,
     log,
     ...(o.listen ? { listen: o.listen } : {}),
+    ...(o.publicAddr ? { publicAddr: o.publicAddr } : {}),
   };
   let obtain: () => Promise<Identity>;
   if (o.local) {

@@ -1,4 +1,5 @@
 import type { KeyObject } from "node:crypto";
+import { networkInterfaces } from "node:os";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { type AuthClient, createAuthClient } from "../../api/authclient.ts";
@@ -28,6 +29,8 @@ export interface NodeServiceOptions {
   /** CAs for the proxy's TLS certificate when it is not publicly trusted (e.g. our own self-signed one). */
   proxyCas?: string[];
   listen?: { host: string; port: number };
+  /** host:port to announce for direct dialling; default: the listen address (see `announcedAddr`). */
+  publicAddr?: string;
   labels: Record<string, string>;
   commands: CommandLabelSpec[];
   clock: Clock;
@@ -185,7 +188,7 @@ export async function startNodeService(o: NodeServiceOptions): Promise<RunningNo
         version: "v2",
         metadata: { name: o.hostId, labels: { ...o.labels } },
         spec: {
-          addr: o.listen ? `${o.listen.host === "0.0.0.0" ? "127.0.0.1" : o.listen.host}:${listenPort}` : "",
+          addr: o.listen ? announcedAddr(o.listen.host, listenPort ?? o.listen.port, o.publicAddr) : "",
           hostname: o.nodeName,
           use_tunnel: !o.listen,
           version: VERSION,
@@ -210,4 +213,19 @@ export async function startNodeService(o: NodeServiceOptions): Promise<RunningNo
     await close();
     throw e;
   }
+}
+
+/**
+ * The address the proxy dials for a node that listens itself: its public
+ * address when configured, else the listen address — with a wildcard host
+ * replaced by the host's first non-loopback IPv4 address (loopback when there
+ * is none), since the proxy may run on another host.
+ */
+export function announcedAddr(listenHost: string, port: number, publicAddr?: string): string {
+  if (publicAddr) return publicAddr;
+  if (listenHost !== "0.0.0.0" && listenHost !== "::") return `${listenHost.includes(":") ? `[${listenHost}]` : listenHost}:${port}`;
+  const external = Object.values(networkInterfaces())
+    .flat()
+    .find((i) => i !== undefined && i.family === "IPv4" && !i.internal);
+  return `${external?.address ?? "127.0.0.1"}:${port}`;
 }

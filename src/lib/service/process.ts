@@ -49,6 +49,8 @@ export interface ProcessOptions {
     commands: CommandLabelSpec[];
     /** Dialled directly here instead of through a reverse tunnel. */
     listen?: { host: string; port: number };
+    /** host:port the proxy dials when `listen` is set (`ssh_service.public_addr`). */
+    publicAddr?: string;
   };
   /** The Database Service (`db_service`). */
   db?: Pick<DbPartOptions, "databases" | "resources">;
@@ -179,6 +181,7 @@ export async function startProcess(opts: ProcessOptions): Promise<RunningProcess
         labels: n.labels,
         commands: n.commands,
         ...(n.listen ? { listen: n.listen } : {}),
+        ...(n.publicAddr ? { publicAddr: n.publicAddr } : {}),
         log,
         ...(auth
           ? {
