@@ -18,6 +18,8 @@ const BAD_STATUS = (codes: string) => new RegExp(`Failed to load resource: the s
 
 let d: Daemon;
 let agent: Agent;
+/** A Database Service, started by the database test only. */
+let dbAgent: Agent | undefined;
 let browser: Browser;
 const work = tempDir("web-ui");
 const pages: UiPage[] = [];
@@ -68,9 +70,10 @@ before(async () => {
 after(async () => {
   for (const p of pages) await p.close().catch(() => undefined);
   await browser?.close();
+  await dbAgent?.stop();
   await agent?.stop();
   await d?.stop();
-  cleanup(d?.dataDir ?? "", work, agent?.dataDir ?? "");
+  cleanup(d?.dataDir ?? "", work, agent?.dataDir ?? "", dbAgent?.dataDir ?? "");
 });
 
 test("an invited user sets a password, enrolls TOTP, signs in and sees the test node", async () => {
@@ -310,4 +313,80 @@ test("an expired or unknown session cookie sends the user to sign in, saying the
   await page.waitForURL(/\/web\/login\?expired=1/);
   await page.getByRole("status").filter({ hasText: /session has expired/i }).waitFor();
   alice.assertNoConsoleErrors();
+});
+
+test("a database from a Database Service is listed, and its Connect dialog gives the jsh commands for the chosen db user", async () => {
+  // A Database Service announcing the local PostgreSQL (nothing connects to it here), and a role for it.
+  writeFileSync(
+    join(work, "db-agent.yaml"),
+    "version: v3\njumpgate:\n  nodename: web-db-agent\ndb_service:\n  enabled: yes\n  databases:\n    - name: pg-web\n      description: Orders database\n      protocol: postgres\n      uri: 127.0.0.1:5432\n      static_labels: {env: web-db}\n",
+  );
+  writeFileSync(
+    join(work, "db-role.yaml"),
+    "kind: role\nversion: v7\nmetadata: {name: web-db}\nspec:\n  allow:\n    db_labels: {env: web-db}\n    db_users: [reader, writer]\n    db_names: [app, orders]\n",
+  );
+  const role = await run("jctl", ["--data-dir", d.dataDir, "create", "-f", join(work, "db-role.yaml")]);
+  assert.equal(role.code, 0, role.stderr);
+  const tok = await run("jctl", ["--data-dir", d.dataDir, "tokens", "add", "--type=db", "--format=json"]);
+  assert.equal(tok.code, 0, tok.stderr);
+  dbAgent = await startAgent({
+    proxyAddr: d.proxyAddr,
+    token: JSON.parse(tok.stdout).token as string,
+    config: join(work, "db-agent.yaml"),
+    extraArgs: ["--roles=db"],
+  });
+
+  const token = await addUser("dbweb", "access,web-db");
+  const inv = await webJson(d.proxyAddr, "GET", `/webapi/invites/${token}`);
+  const secret = String(inv.body.totp_secret);
+  const done = await webJson(d.proxyAddr, "POST", `/webapi/invites/${token}`, { password: TEST_PASSWORD, totp_code: totpCode(secret, new Date()) });
+  assert.equal(done.status, 200, done.text);
+  const u = await ui();
+  const { page } = u;
+  await page.goto("/web/resources");
+  await page.waitForURL(/\/web\/login/);
+  await signIn(page, "dbweb", TEST_PASSWORD, totpCode(secret, new Date(Date.now() + 30_000)));
+  await page.waitForURL(/\/web\/resources$/);
+
+  // The heartbeat may come a moment after the tunnel: refresh until the row is there.
+  const row = page.locator('tr[data-resource="pg-web"][data-kind="db"]');
+  for (let i = 0; !(await row.isVisible()); i++) {
+    assert.ok(i < 60, "the database never appeared in the resource list");
+    await page.waitForTimeout(250);
+    await page.getByRole("button", { name: "Refresh" }).click();
+  }
+  const text = await row.innerText();
+  assert.match(text, /Database · postgres/);
+  assert.match(text, /env=web-db/);
+  assert.match(text, /Orders database/);
+
+  // Keyboard only: focus the Connect button, Enter opens the dialog, focus moves into it.
+  await row.getByRole("button", { name: "Connect to database pg-web" }).focus();
+  await page.keyboard.press("Enter");
+  const dialog = page.getByRole("dialog", { name: "Connect to pg-web" });
+  await dialog.waitFor();
+  assert.ok(await dialog.evaluate((el) => el.contains(el.ownerDocument.activeElement)), "focus is inside the dialog");
+  const value = (label: string) => dialog.getByLabel(label, { exact: true }).inputValue();
+  const [host, port] = d.proxyAddr.split(":");
+  assert.equal(await value("Sign in with jsh (if you have not yet; add --insecure for a demo proxy)"), `jsh login --proxy=${host}:${port} --user=dbweb`);
+  assert.equal(await value("Get a certificate for this database"), "jsh db login pg-web --db-user=reader --db-name=app");
+  assert.equal(await value("Connect with psql"), "jsh db connect pg-web --db-user=reader --db-name=app");
+  assert.equal(await value("Or open a local tunnel for any client"), "jsh proxy db pg-web --tunnel --port=15432 --db-user=reader --db-name=app");
+  assert.equal(await value("Then, in another terminal, run psql"), 'psql "host=127.0.0.1 port=15432 user=reader dbname=app sslmode=disable"');
+
+  // Choosing another db user and name updates every command.
+  await dialog.getByLabel("Database user").selectOption("writer");
+  await dialog.getByLabel("Database name").selectOption("orders");
+  assert.equal(await value("Connect with psql"), "jsh db connect pg-web --db-user=writer --db-name=orders");
+  assert.equal(await value("Then, in another terminal, run psql"), 'psql "host=127.0.0.1 port=15432 user=writer dbname=orders sslmode=disable"');
+
+  // Tab stays inside the modal dialog; Escape closes it.
+  for (let i = 0; i < 20; i++) {
+    await page.keyboard.press("Tab");
+    const inside = await dialog.evaluate((el) => el.contains(el.ownerDocument.activeElement) || el.ownerDocument.activeElement === el.ownerDocument.body);
+    assert.ok(inside, "Tab left the dialog");
+  }
+  await page.keyboard.press("Escape");
+  await page.locator("dialog").waitFor({ state: "detached" });
+  u.assertNoConsoleErrors();
 });

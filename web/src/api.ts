@@ -157,8 +157,12 @@ export interface Resource {
   name: string;
   description: string;
   labels: Record<string, string>;
+  /** SSH logins (nodes) or database users (databases) the user's roles allow. */
   logins: string[];
+  /** For databases: the protocol (postgres, mysql). */
   sub_kind: string;
+  /** Databases only: the database names the roles allow ("*": any). */
+  db_names?: string[];
 }
 
 export interface ActiveSession {

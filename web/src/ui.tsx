@@ -99,11 +99,12 @@ async function copyText(text: string): Promise<void> {
   ta.remove();
 }
 
-export function CopyButton({ text, label = "Copy" }: { text: string; label?: string }) {
+export function CopyButton({ text, label = "Copy", name }: { text: string; label?: string; name?: string }) {
   const [state, setState] = useState<"" | "copied" | "failed">("");
   return (
     <button
       type="button"
+      aria-label={state === "" ? name : undefined}
       onClick={async () => {
         try {
           await copyText(text);
@@ -127,7 +128,7 @@ export function CopyField({ label, text }: { label: string; text: string }) {
       <label htmlFor={id}>{label}</label>
       <div className="row">
         <input id={id} readOnly value={text} onFocus={(e) => e.currentTarget.select()} className="mono" />
-        <CopyButton text={text} />
+        <CopyButton text={text} name={`Copy: ${label}`} />
       </div>
     </div>
   );

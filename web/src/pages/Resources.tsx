@@ -1,9 +1,75 @@
-import { type FormEvent, useMemo, useState } from "react";
+import { type FormEvent, type JSX, lazy, Suspense, useMemo, useState } from "react";
 import { api, query, type Resource } from "../api.ts";
 import { navigate } from "../router.tsx";
 import { ErrorMessage, Loading, useLoad } from "../ui.tsx";
 
 type SortKey = "name" | "kind" | "description";
+
+// The connect help for databases loads on first use (not on the first page).
+const DbConnectDialog = lazy(() => import("./DbConnect.tsx"));
+
+/**
+ * How each kind of the one resource model shows: its badge, and what its
+ * Connect cell offers. A new kind adds an entry here, not a page.
+ */
+interface KindView {
+  badge(r: Resource): string;
+  Connect(props: { r: Resource }): JSX.Element;
+}
+
+function NodeConnect({ r }: { r: Resource }) {
+  const [login, setLogin] = useState(r.logins[0] ?? "");
+  const selectId = `login-${r.kind}-${r.id}`;
+  if (r.logins.length === 0) return <span className="muted">no logins allowed</span>;
+  const connect = () => {
+    if (login) navigate(`/web/terminal/${encodeURIComponent(r.name)}/${encodeURIComponent(login)}`);
+  };
+  return (
+    <div className="row">
+      <label className="visually-hidden" htmlFor={selectId}>
+        Login on {r.name}
+      </label>
+      <select id={selectId} value={login} onChange={(e) => setLogin(e.target.value)}>
+        {r.logins.map((l) => (
+          <option key={l} value={l}>
+            {l}
+          </option>
+        ))}
+      </select>
+      <button type="button" className="primary" onClick={connect} aria-label={`Connect to ${r.name} as ${login}`}>
+        Connect
+      </button>
+    </div>
+  );
+}
+
+function DbConnect({ r }: { r: Resource }) {
+  const [open, setOpen] = useState(false);
+  return (
+    <>
+      <button type="button" className="primary" aria-haspopup="dialog" onClick={() => setOpen(true)} aria-label={`Connect to database ${r.name}`}>
+        Connect
+      </button>
+      {r.logins.length === 0 ? <span className="muted"> no database users allowed</span> : null}
+      {open ? (
+        <Suspense fallback={<span className="muted">Loading…</span>}>
+          <DbConnectDialog r={r} onClose={() => setOpen(false)} />
+        </Suspense>
+      ) : null}
+    </>
+  );
+}
+
+const PROTOCOLS: Record<string, string> = { postgres: "postgres", mysql: "mysql" };
+
+const KINDS: Record<string, KindView> = {
+  node: { badge: () => "Server", Connect: NodeConnect },
+  db: { badge: (r) => `Database · ${PROTOCOLS[r.sub_kind] ?? r.sub_kind}`, Connect: DbConnect },
+};
+
+const GENERIC: KindView = { badge: (r) => r.kind, Connect: () => <span className="muted">—</span> };
+
+const viewOf = (r: Resource): KindView => KINDS[r.kind] ?? GENERIC;
 
 function parseFilter(text: string): [string, string] | null {
   const i = text.indexOf("=");
@@ -12,14 +78,12 @@ function parseFilter(text: string): [string, string] | null {
 }
 
 function ResourceRow({ r, onLabel }: { r: Resource; onLabel: (k: string, v: string) => void }) {
-  const [login, setLogin] = useState(r.logins[0] ?? "");
-  const selectId = `login-${r.kind}-${r.id}`;
-  const connect = () => {
-    if (login) navigate(`/web/terminal/${encodeURIComponent(r.name)}/${encodeURIComponent(login)}`);
-  };
+  const view = viewOf(r);
   return (
-    <tr data-resource={r.name}>
-      <td className="kind">{r.kind === "node" ? "Server" : r.kind}</td>
+    <tr data-resource={r.name} data-kind={r.kind}>
+      <td className="kind">
+        <span className={`badge kind-${r.kind}`}>{view.badge(r)}</span>
+      </td>
       <td className="name">{r.name}</td>
       <td className="mono">{r.description}</td>
       <td className="labels">
@@ -32,25 +96,7 @@ function ResourceRow({ r, onLabel }: { r: Resource; onLabel: (k: string, v: stri
           ))}
       </td>
       <td className="connect">
-        {r.kind === "node" && r.logins.length > 0 ? (
-          <div className="row">
-            <label className="visually-hidden" htmlFor={selectId}>
-              Login on {r.name}
-            </label>
-            <select id={selectId} value={login} onChange={(e) => setLogin(e.target.value)}>
-              {r.logins.map((l) => (
-                <option key={l} value={l}>
-                  {l}
-                </option>
-              ))}
-            </select>
-            <button type="button" className="primary" onClick={connect} aria-label={`Connect to ${r.name} as ${login}`}>
-              Connect
-            </button>
-          </div>
-        ) : (
-          <span className="muted">no logins allowed</span>
-        )}
+        <view.Connect r={r} />
       </td>
     </tr>
   );
@@ -71,7 +117,7 @@ export function ResourcesPage() {
     const items = (data?.items ?? []).filter((r) => {
       for (const [k, v] of filters) if (r.labels[k] !== v) return false;
       if (!q) return true;
-      const hay = [r.name, r.description, r.kind, ...Object.entries(r.labels).map(([k, v]) => `${k}=${v}`)].join(" ").toLowerCase();
+      const hay = [r.name, r.description, r.kind, viewOf(r).badge(r), ...Object.entries(r.labels).map(([k, v]) => `${k}=${v}`)].join(" ").toLowerCase();
       return q.split(/\s+/).every((w) => hay.includes(w));
     });
     const dir = sort.asc ? 1 : -1;
@@ -144,7 +190,7 @@ export function ResourcesPage() {
             <tr>
               {header("kind", "Kind")}
               {header("name", "Name")}
-              {header("description", "Address")}
+              {header("description", "Address or description")}
               <th scope="col">Labels</th>
               <th scope="col">Connect</th>
             </tr>
