@@ -5,6 +5,9 @@ import type { Logger } from "pino";
 
 export type AgentEvent = Record<string, unknown> & { event: string };
 
+/** Events sent to Auth concurrently in one round. */
+const SEND_BATCH = 64;
+
 /**
  * Audit events from an agent survive a lost connection to Auth and a restart:
  * each is appended to a spool file before it is sent, and the file keeps what
@@ -50,14 +53,20 @@ export class AuditQueue {
     return this.flushing;
   }
 
+  /**
+   * Sends in batches of concurrent calls (Auth commits concurrent events in one
+   * transaction), and rewrites the spool once it has caught up rather than
+   * after every event: at thousands of events a second (database queries)
+   * one-at-a-time sends and rewrites fell behind and cost the agent its CPU.
+   * A batch that fails part-way is resent whole; Auth stores each uid once.
+   */
   private async drain(): Promise<void> {
     let sent = 0;
     try {
       while (sent < this.pending.length) {
-        const ev = this.pending[sent];
-        if (!ev) break;
-        await this.o.send(ev);
-        sent++;
+        const batch = this.pending.slice(sent, sent + SEND_BATCH);
+        await Promise.all(batch.map((ev) => this.o.send(ev)));
+        sent += batch.length;
       }
     } catch (e) {
       this.o.log.debug({ err: e instanceof Error ? e.message : String(e) }, "audit events queued until Auth is reachable");
