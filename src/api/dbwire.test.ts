@@ -1,14 +1,19 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { describe, test } from "node:test";
+import { Duplex } from "node:stream";
 import {
   classifyPgPreStartup,
+  databaseFromSni,
+  dbSni,
   decodeDbHeader,
   encodeDbHeader,
   looksLikePgPreStartup,
   MAX_DB_HEADER_BYTES,
   mysqlErrPacket,
+  mysqlRefusalGreeting,
   pgErrorResponse,
+  sendDbRefusal,
 } from "./dbwire.ts";
 import { isJumpgateError } from "./errors.ts";
 
@@ -98,5 +103,72 @@ describe("refusals", () => {
     assert.equal(b.readUInt16LE(5), 1045);
     assert.equal(b.subarray(7, 13).toString(), "#28000");
     assert.equal(b.subarray(13).toString(), "access to db denied");
+  });
+});
+
+describe("the database a client names in its SNI", () => {
+  test("round-trips; other server names name none", () => {
+    assert.equal(databaseFromSni(dbSni("pg-1_a")), "pg-1_a");
+    assert.equal(databaseFromSni("proxy.example.com"), undefined);
+    assert.equal(databaseFromSni(".db.jumpgate.invalid"), undefined);
+    assert.equal(databaseFromSni(false), undefined);
+    assert.equal(databaseFromSni(undefined), undefined);
+  });
+});
+
+/** A stream whose writes are collected and whose reads are pushed by the test. */
+function fakeClient(): { s: Duplex; written: Buffer[]; ended: Promise<void> } {
+  const written: Buffer[] = [];
+  let done: () => void = () => undefined;
+  const ended = new Promise<void>((r) => (done = r));
+  const s = new Duplex({
+    read() {},
+    write(chunk: Buffer, _enc, cb) {
+      written.push(chunk);
+      cb();
+    },
+    final(cb) {
+      done();
+      cb();
+    },
+  });
+  return { s, written, ended };
+}
+
+describe("sending a refusal", () => {
+  test("MySQL: a greeting without TLS, then ERR 1045 answering the client's login", async () => {
+    const g = mysqlRefusalGreeting();
+    assert.equal(g.readUIntLE(0, 3), g.length - 4);
+    assert.equal(g[3], 0);
+    assert.equal(g[4], 10);
+    const caps = g.readUInt16LE(4 + 1 + "8.0.0-Jumpgate".length + 1 + 4 + 9);
+    assert.equal(caps & 0x800, 0, "no SSL capability");
+    assert.equal(caps & 0x200, 0x200, "protocol 4.1");
+    const c = fakeClient();
+    sendDbRefusal(c.s, "mysql", "access to db denied: no");
+    assert.equal(c.written.length, 1);
+    assert.equal(c.written[0]?.[4], 10);
+    c.s.push(Buffer.from([3, 0, 0, 1, 0, 0, 0]));
+    await c.ended;
+    const err = c.written.at(-1) ?? Buffer.alloc(0);
+    assert.equal(err[3], 2, "sequence: the client's plus one");
+    assert.equal(err[4], 0xff);
+    assert.equal(err.readUInt16LE(5), 1045);
+    assert.equal(err.subarray(13).toString(), "access to db denied: no");
+  });
+  test("Postgres: the ErrorResponse after the client's first message", async () => {
+    const c = fakeClient();
+    sendDbRefusal(c.s, "postgres", "access to db denied: no");
+    assert.equal(c.written.length, 0);
+    c.s.push(Buffer.from("0000000804d2162f", "hex"));
+    await c.ended;
+    assert.equal(c.written.at(-1)?.subarray(0, 1).toString(), "E");
+  });
+  test("a silent client gets the error after the wait", async () => {
+    const c = fakeClient();
+    sendDbRefusal(c.s, "mysql", "late", 10);
+    await c.ended;
+    assert.equal(c.written.at(-1)?.[3], 0);
+    assert.equal(c.written.at(-1)?.subarray(13).toString(), "late");
   });
 });

@@ -14,6 +14,8 @@
  *   Postgres ErrorResponse (FATAL, SQLSTATE 28000) and a MySQL ERR packet
  *   (1045, SQLSTATE 28000) — what `psql` and `mysql` print.
  */
+import { randomBytes } from "node:crypto";
+import type { Duplex } from "node:stream";
 import { badParameter } from "./errors.ts";
 
 // ---- connection header -------------------------------------------------
@@ -150,4 +152,61 @@ export function mysqlErrPacket(message: string, o: { code?: number; sqlState?: s
 /** The refusal a client of `protocol` prints. */
 export function dbRefusal(protocol: string, message: string): Buffer {
   return protocol === "mysql" ? mysqlErrPacket(message) : pgErrorResponse(message);
+}
+
+/**
+ * A MySQL server greeting (HandshakeV10, protocol 4.1, mysql_native_password,
+ * no TLS offered) sent before a refusal: MariaDB's client prints an ERR that
+ * comes in place of the greeting as "ERROR 2002 (HY000): Received error packet
+ * before completion of TLS handshake. The authenticity of the following error
+ * cannot be verified: …", and one that answers its login as `ERROR 1045 (28000): …`.
+ */
+export function mysqlRefusalGreeting(): Buffer {
+  // LONG_PASSWORD | CONNECT_WITH_DB | PROTOCOL_41 | SECURE_CONNECTION | PLUGIN_AUTH
+  const caps = 0x1 | 0x8 | 0x200 | 0x8000 | 0x80000;
+  const scramble = Buffer.from(randomBytes(20).map((b) => 0x21 + (b % 94)));
+  const u16 = (v: number) => Buffer.from([v & 0xff, (v >>> 8) & 0xff]);
+  const body = Buffer.concat([
+    Buffer.from([10]),
+    Buffer.from("8.0.0-Jumpgate\0", "latin1"),
+    Buffer.alloc(4),
+    scramble.subarray(0, 8),
+    Buffer.alloc(1),
+    u16(caps & 0xffff),
+    Buffer.from([45]),
+    u16(0x0002),
+    u16(caps >>> 16),
+    Buffer.from([21]),
+    Buffer.alloc(10),
+    scramble.subarray(8),
+    Buffer.alloc(1),
+    Buffer.from("mysql_native_password\0", "latin1"),
+  ]);
+  const head = Buffer.alloc(4);
+  head.writeUIntLE(body.length, 0, 3);
+  return Buffer.concat([head, body]);
+}
+
+/**
+ * Sends the refusal a client prints, then closes. A Postgres client speaks
+ * first (StartupMessage): wait for it, so closing does not reset the
+ * connection before the client reads the error. A MySQL client waits for the
+ * server: greet it, and refuse its login (`ERROR 1045 (28000): …`). Without an
+ * answer in `waitMs` the error is sent anyway.
+ */
+export function sendDbRefusal(s: Duplex, protocol: string, message: string, waitMs = 2_000): void {
+  if (s.destroyed) return;
+  const mysql = protocol === "mysql";
+  const send = (chunk?: Buffer) => {
+    s.off("data", send);
+    clearTimeout(timer);
+    if (s.destroyed) return;
+    // The ERR answers the client's packet: its sequence id plus one.
+    const seq = chunk !== undefined && chunk.length >= 4 ? ((chunk[3] ?? 0) + 1) & 0xff : 0;
+    s.end(mysql ? mysqlErrPacket(message, { seq }) : pgErrorResponse(message));
+  };
+  const timer = setTimeout(() => send(), waitMs);
+  if (mysql) s.write(mysqlRefusalGreeting());
+  s.on("data", send);
+  s.resume();
 }

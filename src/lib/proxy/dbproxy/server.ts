@@ -4,7 +4,7 @@ import type { Duplex } from "node:stream";
 import tls from "node:tls";
 import type { Logger } from "pino";
 import type { Clock } from "../../../api/clock.ts";
-import { databaseFromSni, dbRefusal, encodeDbHeader, pgErrorResponse } from "../../../api/dbwire.ts";
+import { databaseFromSni, encodeDbHeader, pgErrorResponse, sendDbRefusal } from "../../../api/dbwire.ts";
 import { isJumpgateError } from "../../../api/errors.ts";
 import { decodeIdentity, type Identity, verifyChain } from "../../crypto/index.ts";
 import { relay } from "../relay.ts";
@@ -233,22 +233,9 @@ export class DbProxy {
   }
 }
 
-/**
- * Sends the refusal the client prints. A Postgres client speaks first after
- * TLS (StartupMessage): read it, so closing does not reset the connection
- * before the client reads the error. A MySQL client waits for the server.
- */
+/** Sends the refusal the client prints (a MySQL client is greeted first, so it prints ERROR 1045). */
 function refuse(s: Duplex, protocol: DbWireProtocol, message: string): void {
-  const send = () => {
-    s.off("data", send);
-    clearTimeout(timer);
-    s.end(dbRefusal(protocol, message));
-  };
-  const timer = setTimeout(send, protocol === "postgres" ? 2_000 : 0);
-  if (protocol === "postgres") {
-    s.on("data", send);
-    s.resume();
-  }
+  sendDbRefusal(s, protocol, message);
 }
 
 function peerChainPem(s: tls.TLSSocket, leaf: X509Certificate): string {

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Duplex } from "node:stream";
 import type { Logger } from "pino";
 import type { Clock } from "../../../api/clock.ts";
-import { type DbConnHeader, dbRefusal, decodeDbHeader, MAX_DB_HEADER_BYTES } from "../../../api/dbwire.ts";
+import { type DbConnHeader, decodeDbHeader, MAX_DB_HEADER_BYTES, sendDbRefusal } from "../../../api/dbwire.ts";
 import { accessDenied, isJumpgateError } from "../../../api/errors.ts";
 import type { Role } from "../../../api/resources/index.ts";
 import { decodeIdentity, type Identity, verifyChain } from "../../crypto/index.ts";
@@ -209,21 +209,7 @@ export function readHeader(stream: Duplex, timeoutMs: number): Promise<DbConnHea
   });
 }
 
-/**
- * Sends the refusal the client prints. A Postgres client speaks first
- * (StartupMessage): wait for it so closing does not reset the connection
- * before the client reads the error. A MySQL client waits for the server.
- */
+/** Sends the refusal the client prints (a MySQL client is greeted first, so it prints ERROR 1045). */
 function refuse(s: Duplex, protocol: DbProtocol, message: string): void {
-  if (s.destroyed) return;
-  const send = () => {
-    s.off("data", send);
-    clearTimeout(timer);
-    s.end(dbRefusal(protocol, message));
-  };
-  const timer = setTimeout(send, protocol === "postgres" ? 2_000 : 0);
-  if (protocol === "postgres") {
-    s.on("data", send);
-    s.resume();
-  }
+  sendDbRefusal(s, protocol, message);
 }

@@ -76,6 +76,8 @@ export async function startEngine(opts: {
 			},
 			emit: (e) => events.push(e),
 		};
+		// The Database Service hands streams over paused (it has read the proxy's header from them).
+		socket.pause();
 		const p = mysqlEngine.handle(socket, ctx).finally(() => running.delete(p));
 		running.add(p);
 	});

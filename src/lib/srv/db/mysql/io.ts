@@ -32,6 +32,8 @@ export class PacketIO {
 		stream.on("end", this.onEnd);
 		stream.on("close", this.onEnd);
 		stream.on("error", this.onError);
+		// The Database Service pauses the client's stream once it has read the connection header.
+		stream.resume();
 	}
 
 	private wake(): void {
