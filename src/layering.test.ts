@@ -18,6 +18,7 @@ const RANK: Record<string, number> = {
   "lib/events": 2,
   "lib/config": 2,
   "lib/observability": 2,
+  "lib/httpfwd": 2,
   "lib/auth": 3,
   "lib/proxy": 3,
   "lib/tunnel": 3,

@@ -1,4 +1,18 @@
 /** Resource types and schemas (DESIGN §8): the public surface of src/api/resources. */
+export {
+  APP_NAME_PROBLEM,
+  APP_URI_SCHEMES,
+  type App,
+  type AppInput,
+  type AppUriScheme,
+  appLabels,
+  appPublicAddr,
+  appSchema,
+  appUriProblem,
+  appUriScheme,
+  isValidAppName,
+} from "./app.ts";
+export { type AppServer, type AppServerInput, appServerApp, appServerName, appServerSchema } from "./app-server.ts";
 export { type CaKeySet, type CaType, CA_TYPES, type CertAuthority, type CertAuthorityInput, certAuthoritySchema, withoutSecrets } from "./cert-authority.ts";
 export {
   type ClusterAuthPreference,

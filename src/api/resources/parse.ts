@@ -5,6 +5,8 @@
  */
 import type { z } from "zod";
 import { badParameter } from "../errors.ts";
+import { type App, appSchema } from "./app.ts";
+import { type AppServer, appServerSchema } from "./app-server.ts";
 import { type CertAuthority, certAuthoritySchema } from "./cert-authority.ts";
 import {
   type ClusterAuthPreference,
@@ -37,7 +39,9 @@ export type Resource =
   | SessionTracker
   | SessionRecordingConfig
   | Database
-  | DatabaseServer;
+  | DatabaseServer
+  | App
+  | AppServer;
 export type ResourceKind = Resource["kind"];
 export type ResourceOfKind<K extends ResourceKind> = Extract<Resource, { kind: K }>;
 
@@ -47,6 +51,8 @@ interface KindEntry {
 }
 
 const KINDS: Readonly<Record<ResourceKind, KindEntry>> = {
+  app: { versions: ["v3"], schema: appSchema },
+  app_server: { versions: ["v3"], schema: appServerSchema },
   cert_authority: { versions: ["v2"], schema: certAuthoritySchema },
   cluster_auth_preference: { versions: ["v2"], schema: clusterAuthPreferenceSchema },
   cluster_name: { versions: ["v2"], schema: clusterNameSchema },

@@ -1,9 +1,8 @@
-import { createHash, createPublicKey } from "node:crypto";
 import type { AuthClient } from "../../api/authclient.ts";
 import { badParameter } from "../../api/errors.ts";
 import { parseDuration } from "../../api/resources/index.ts";
 import { formatIdentityFile, writePrivate } from "../../lib/client/index.ts";
-import { generateEcdsaP256, generateEd25519, knownHostsCaLine, parseSshPublicKey, sshPublicKeyLine, trustedUserCaKeysLine, writeOpenSshPrivateKey } from "../../lib/crypto/index.ts";
+import { generateEcdsaP256, generateEd25519, jwksOf, knownHostsCaLine, parseSshPublicKey, sshPublicKeyLine, trustedUserCaKeysLine, writeOpenSshPrivateKey } from "../../lib/crypto/index.ts";
 import { csv } from "./users.ts";
 
 const EXPORT_TYPES = ["user", "host", "tls", "tls-host", "db", "jwt"] as const;
@@ -19,14 +18,9 @@ export async function authExport(auth: AuthClient, type: string): Promise<string
       return r.sshPublicKeys.map((k) => trustedUserCaKeysLine(parseSshPublicKey(k), `${r.clusterName} user CA`)).join("\n");
     case "host":
       return r.sshPublicKeys.map((k) => knownHostsCaLine(parseSshPublicKey(k), r.clusterName)).join("\n");
-    case "jwt": {
-      const keys = r.tlsCerts.map((pem) => {
-        const jwk = createPublicKey(pem).export({ format: "jwk" });
-        const kid = createHash("sha256").update(pem).digest("base64url").slice(0, 16);
-        return { ...jwk, use: "sig", alg: "ES256", kid };
-      });
-      return JSON.stringify({ keys }, null, 2);
-    }
+    case "jwt":
+      // ExportAuthorities returns the jwt CA's public keys (PEM) in tlsCerts.
+      return JSON.stringify(jwksOf(r.tlsCerts), null, 2);
     default:
       return r.tlsCerts.map((c) => c.trim()).join("\n");
   }

@@ -44,6 +44,10 @@ export interface AuthStores {
   databases: ResourceStore<StoredResource>;
   /** `db_server`: Database Services' heartbeats, one per database served. */
   dbServers: ResourceStore<StoredResource>;
+  /** `app`: apps registered with `jctl create` (Application Services serve them). */
+  apps: ResourceStore<StoredResource>;
+  /** `app_server`: Application Services' heartbeats, one per app served. */
+  appServers: ResourceStore<StoredResource>;
   sessionTrackers: ResourceStore<StoredResource>;
   locks: ResourceStore<StoredResource>;
   cas: ResourceStore<CaResource>;
@@ -60,6 +64,8 @@ export function makeStores(backend: Backend): AuthStores {
     nodes: new ResourceStore(backend, "/nodes", "node"),
     databases: new ResourceStore(backend, "/databases", "database"),
     dbServers: new ResourceStore(backend, "/db_servers", "database server"),
+    apps: new ResourceStore(backend, "/apps", "app"),
+    appServers: new ResourceStore(backend, "/app_servers", "app server"),
     sessionTrackers: new ResourceStore(backend, "/session_trackers", "session"),
     locks: new ResourceStore(backend, "/locks", "lock"),
     cas: new ResourceStore<CaResource>(backend, "/authorities", "certificate authority"),
@@ -84,6 +90,10 @@ export function storeForKind(stores: AuthStores, kind: string): ResourceStore<St
       return stores.databases;
     case "db_server":
       return stores.dbServers;
+    case "app":
+      return stores.apps;
+    case "app_server":
+      return stores.appServers;
     case "session_tracker":
       return stores.sessionTrackers;
     case "lock":

@@ -1,4 +1,5 @@
 export { startAuthApi, type AuthApiServer, type AuthApiTls } from "./api/server.ts";
+export { type AppJwtRequest, jwtCaJwks, signAppJwt } from "./appjwt.ts";
 export { type CaType, CA_TYPES } from "./authorities.ts";
 export { type IssuedCerts, issueHostCerts, issueUserCerts } from "./certs.ts";
 export type { AuthConfig, AuthContext } from "./context.ts";

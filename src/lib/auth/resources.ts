@@ -6,8 +6,8 @@ import { withStatus } from "./users.ts";
 import { validateResource } from "./validate.ts";
 
 /** Kinds the generic resource API reads, and which of them it writes. */
-export const READABLE_KINDS = ["user", "role", "token", "node", "db", "db_server", "lock", "cert_authority", "cluster_name", "cluster_auth_preference", "session_recording_config", "session_tracker"];
-const WRITABLE_KINDS = ["user", "role", "token", "node", "db", "db_server", "lock", "cluster_auth_preference", "session_recording_config", "session_tracker"];
+export const READABLE_KINDS = ["user", "role", "token", "node", "db", "db_server", "app", "app_server", "lock", "cert_authority", "cluster_name", "cluster_auth_preference", "session_recording_config", "session_tracker"];
+const WRITABLE_KINDS = ["user", "role", "token", "node", "db", "db_server", "app", "app_server", "lock", "cluster_auth_preference", "session_recording_config", "session_tracker"];
 /** Singletons kept in the cluster configuration store under their kind's name. */
 const CLUSTER_CONFIG_KINDS = ["cluster_name", "cluster_auth_preference", "session_recording_config"];
 
@@ -22,6 +22,8 @@ export function normalizeKind(kind: string): string {
     database: "db",
     databases: "db",
     db_servers: "db_server",
+    apps: "app",
+    app_servers: "app_server",
     locks: "lock",
     cas: "cert_authority",
     cert_authorities: "cert_authority",
@@ -102,7 +104,7 @@ async function auditWrite(ctx: AuthContext, kind: string, name: string, what: st
   const event =
     kind === "role"
       ? `role.${what}`
-      : kind === "user" || kind === "db"
+      : kind === "user" || kind === "db" || kind === "app"
         ? `${kind}.${what === "created" ? "create" : what === "updated" ? "update" : "delete"}`
         : kind === "token"
           ? what === "deleted"

@@ -44,15 +44,54 @@ function splitHostPort(addr: string): { host: string; port: number } {
   return { host, port };
 }
 
+/** The proxy certificates (DER, base64) already found to carry a proxy's host identity. */
+const knownProxyCerts = new Set<string>();
+
 /** The proxy's certificate inside must be a host certificate of this cluster's proxy, whatever address we dialled. */
 function checkProxyIdentity(_host: string, cert: tls.PeerCertificate): Error | undefined {
+  // The chain itself was verified by TLS against the host CA; only the decoding is remembered.
+  const key = cert.raw.toString("base64");
+  if (knownProxyCerts.has(key)) return undefined;
   try {
     const id = decodeIdentity(cert.raw);
-    if (id.kind === "host" && id.systemRoles.includes("proxy")) return undefined;
+    if (id.kind === "host" && id.systemRoles.includes("proxy")) {
+      if (knownProxyCerts.size >= 64) knownProxyCerts.clear();
+      knownProxyCerts.add(key);
+      return undefined;
+    }
     return new Error("the server inside the database route is not a Jumpgate proxy");
   } catch (e) {
     return e instanceof Error ? e : new Error(String(e));
   }
+}
+
+/**
+ * What one local proxy reuses from connection to connection: the inner TLS
+ * context (certificate, key, host CAs) and the last TLS session of each layer,
+ * so later connections resume instead of running two full handshakes. The
+ * proxy still checks the certificate of a resumed session (it is in the
+ * session) for expiry, locks and route on every connection.
+ */
+interface DialReuse {
+  creds: { cert: string; key: string; hostCas: string[] } | undefined;
+  innerContext: tls.SecureContext | undefined;
+  outerSession: Buffer | undefined;
+  innerSession: Buffer | undefined;
+}
+
+function newReuse(): DialReuse {
+  return { creds: undefined, innerContext: undefined, outerSession: undefined, innerSession: undefined };
+}
+
+function innerContextFor(r: DialReuse, c: { cert: string; key: string; hostCas: string[] }): tls.SecureContext {
+  const same = r.creds !== undefined && r.creds.cert === c.cert && r.creds.key === c.key && r.creds.hostCas.join("\n") === c.hostCas.join("\n");
+  if (!same || r.innerContext === undefined) {
+    // New credentials (a new login): nothing from the old ones is reused.
+    r.creds = { cert: c.cert, key: c.key, hostCas: [...c.hostCas] };
+    r.innerContext = tls.createSecureContext({ cert: c.cert, key: c.key, ca: c.hostCas });
+    r.innerSession = undefined;
+  }
+  return r.innerContext;
 }
 
 /**
@@ -61,8 +100,12 @@ function checkProxyIdentity(_host: string, cert: tls.PeerCertificate): Error | u
  * certificate (the proxy verifies it against the user CA). Resolves once both
  * handshakes are done.
  */
-export function dialDatabase(o: Pick<LocalDbProxyOptions, "profile" | "database" | "proxyCas"> & { credentials: NonNullable<LocalDbProxyOptions["credentials"]> }): Promise<tls.TLSSocket> {
+export function dialDatabase(
+  o: Pick<LocalDbProxyOptions, "profile" | "database" | "proxyCas"> & { credentials: NonNullable<LocalDbProxyOptions["credentials"]> },
+  reuse: DialReuse = newReuse(),
+): Promise<tls.TLSSocket> {
   const { host, port } = splitHostPort(o.profile.proxy);
+  const innerContext = innerContextFor(reuse, o.credentials);
   return new Promise((resolve, reject) => {
     const outer = tls.connect({
       host,
@@ -70,6 +113,10 @@ export function dialDatabase(o: Pick<LocalDbProxyOptions, "profile" | "database"
       ...(net.isIP(host) ? {} : { servername: host }),
       ALPNProtocols: [o.database.protocol === "mysql" ? ALPN.mysql : ALPN.postgres],
       ...(o.profile.insecure ? { rejectUnauthorized: false } : o.proxyCas ? { ca: o.proxyCas } : {}),
+      ...(reuse.outerSession ? { session: reuse.outerSession } : {}),
+    });
+    outer.on("session", (session: Buffer) => {
+      reuse.outerSession = session;
     });
     outer.setNoDelay(true);
     const fail = (e: Error) => {
@@ -82,10 +129,12 @@ export function dialDatabase(o: Pick<LocalDbProxyOptions, "profile" | "database"
         socket: outer,
         // Names the database meant: the proxy refuses a certificate for another one.
         servername: dbSni(o.database.name),
-        cert: o.credentials.cert,
-        key: o.credentials.key,
-        ca: o.credentials.hostCas,
+        secureContext: innerContext,
         checkServerIdentity: checkProxyIdentity,
+        ...(reuse.innerSession && reuse.innerContext === innerContext ? { session: reuse.innerSession } : {}),
+      });
+      inner.on("session", (session: Buffer) => {
+        if (reuse.innerContext === innerContext) reuse.innerSession = session;
       });
       inner.once("error", fail);
       inner.once("secureConnect", () => {
@@ -107,12 +156,13 @@ export async function startLocalDbProxy(o: LocalDbProxyOptions): Promise<LocalDb
   if (o.tunnel && !o.credentials) throw badParameter(`no database certificate for ${o.database.name}: run jsh db login ${o.database.name}`);
   if (!o.tunnel && o.database.protocol === "mysql") throw badParameter("MySQL clients need --tunnel (they cannot present the certificate to the proxy themselves)");
   const sockets = new Set<Duplex>();
+  const reuse = newReuse();
   const server = net.createServer((local) => {
     sockets.add(local);
     local.once("close", () => sockets.delete(local));
     local.setNoDelay(true);
     local.on("error", () => local.destroy());
-    void serveLocal(local, o).catch((e: unknown) => {
+    void serveLocal(local, o, reuse).catch((e: unknown) => {
       const err = e instanceof Error ? e : new Error(String(e));
       o.onError?.(err);
     });
@@ -137,13 +187,13 @@ export async function startLocalDbProxy(o: LocalDbProxyOptions): Promise<LocalDb
   };
 }
 
-async function serveLocal(local: net.Socket, o: LocalDbProxyOptions): Promise<void> {
+async function serveLocal(local: net.Socket, o: LocalDbProxyOptions, reuse: DialReuse): Promise<void> {
   let first: Buffer = Buffer.alloc(0);
   if (o.database.protocol === "postgres" && o.tunnel) first = await pgNegotiateLocally(local);
   let upstream: Duplex;
   try {
     if (o.tunnel && o.credentials) {
-      upstream = await dialDatabase({ ...o, credentials: o.credentials });
+      upstream = await dialDatabase({ ...o, credentials: o.credentials }, reuse);
     } else {
       const { host, port } = splitHostPort(o.profile.proxy);
       upstream = await new Promise<net.Socket>((resolve, reject) => {

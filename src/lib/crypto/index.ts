@@ -25,3 +25,4 @@ export { parseOpenSshPrivateKey, writeOpenSshPrivateKey } from "./openssh-key.ts
 export * from "./sshcert/index.ts";
 export * from "./x509/index.ts";
 export { generateKeySet, type KeySet } from "./keyset.ts";
+export * from "./jwt/index.ts";

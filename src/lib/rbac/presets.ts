@@ -24,6 +24,7 @@ const EDITOR_RESOURCES = [
   "db",
   "db_server",
   "app",
+  "app_server",
   "kube_cluster",
   "windows_desktop",
   "lock",

@@ -22,6 +22,7 @@ import {
 } from "../srv/db/index.ts";
 import { ReverseTunnelAgent } from "../tunnel/index.ts";
 import { localHostIdentity } from "./auth-part.ts";
+import { shortLived } from "./shortcache.ts";
 import { hostUuid, writeIdentityFile } from "./identity.ts";
 import { joinThroughProxy, secondsLeft } from "./join.ts";
 
@@ -30,6 +31,12 @@ const RENEW_FRACTION = 1 / 3;
 const HOST_TTL_S = 24 * 3600;
 const RESOURCE_POLL_MS = 15_000;
 const CA_REFRESH_MS = 5 * 60_000;
+/**
+ * How long the user, role and lock reads of one connection are reused by the
+ * next ones (each connection reads them twice: at the door and at login). A new
+ * lock takes effect on new connections at most this much later.
+ */
+const AUTH_READ_TTL_MS = 1_000;
 
 /** A configured database with its command labels (`db_service.databases[]`). */
 export type DbPartDatabase = DbConfigEntry & { description?: string | undefined; dynamic_labels: CommandLabelSpec[] };
@@ -254,6 +261,15 @@ async function startDbService(o: DbServiceOptions): Promise<{ service: DatabaseS
       closers.push(() => clearInterval(t));
     }
 
+    const readUser = shortLived(AUTH_READ_TTL_MS, async (name) => {
+      const u = storedFromProto(await auth.getResource({ kind: "user", name }));
+      const spec = u.spec as { roles: string[]; traits: Record<string, string[]> };
+      return { roles: spec.roles, traits: spec.traits ?? {} };
+    });
+    const readRole = shortLived(AUTH_READ_TTL_MS, async (name) => storedFromProto(await auth.getResource({ kind: "role", name })) as unknown as Role);
+    const readLocks = shortLived(AUTH_READ_TTL_MS, async () =>
+      (await auth.listResources({ kind: "lock" })).resources.map((r) => storedFromProto(r) as unknown as Lock),
+    );
     const service = new DatabaseService({
       hostId: o.hostId,
       nodeName: o.nodeName,
@@ -262,22 +278,20 @@ async function startDbService(o: DbServiceOptions): Promise<{ service: DatabaseS
       userCas: () => userCas,
       getUser: async (name) => {
         try {
-          const u = storedFromProto(await auth.getResource({ kind: "user", name }));
-          const spec = u.spec as { roles: string[]; traits: Record<string, string[]> };
-          return { roles: spec.roles, traits: spec.traits ?? {} };
+          return await readUser(name);
         } catch {
           return undefined;
         }
       },
       getRole: async (name) => {
         try {
-          return storedFromProto(await auth.getResource({ kind: "role", name })) as unknown as Role;
+          return await readRole(name);
         } catch {
           return undefined;
         }
       },
       lockedBy: async (who) => {
-        const locks = (await auth.listResources({ kind: "lock" })).resources.map((r) => storedFromProto(r) as unknown as Lock);
+        const locks = await readLocks("");
         const l = findLock(locks, { ...who, node: o.hostId }, o.clock.now());
         return l ? lockMessage(l) : undefined;
       },

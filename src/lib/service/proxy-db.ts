@@ -4,9 +4,12 @@ import type { Clock } from "../../api/clock.ts";
 import { storedFromProto } from "../../api/convert.ts";
 import { type DatabaseServer, findLock, type Lock, lockMessage } from "../../api/resources/index.ts";
 import { DbProxy, type DbServerRoute, type TunnelServer } from "../proxy/index.ts";
+import { shortLived } from "./shortcache.ts";
 
 const SERVER_CACHE_MS = 2_000;
 const CA_REFRESH_MS = 5 * 60_000;
+/** How long one read of the locks serves the next connections: a new lock takes effect at most this much later. */
+const LOCKS_TTL_MS = 1_000;
 
 /**
  * The proxy's database routes: client certificates checked against the user
@@ -52,6 +55,9 @@ export async function startProxyDb(o: {
     return list;
   };
 
+  const readLocks = shortLived(LOCKS_TTL_MS, async () =>
+    (await auth.listResources({ kind: "lock" })).resources.map((r) => storedFromProto(r) as unknown as Lock),
+  );
   const db = new DbProxy({
     userCas: () => userCas,
     serverTls: () => serverTls,
@@ -60,7 +66,7 @@ export async function startProxyDb(o: {
         .filter((s) => s.spec.database.metadata.name === name)
         .map((s) => ({ hostId: s.spec.host_id, name, protocol: s.spec.database.spec.protocol, viaTunnel: true })),
     lockedBy: async (who) => {
-      const locks = (await auth.listResources({ kind: "lock" })).resources.map((r) => storedFromProto(r) as unknown as Lock);
+      const locks = await readLocks("");
       const l = findLock(locks, who, o.clock.now());
       return l ? lockMessage(l) : undefined;
     },

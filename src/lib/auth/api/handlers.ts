@@ -27,6 +27,7 @@ import { canSeeNode, certsToProto, guardGrant, guardRoles, isAudited, traitsFrom
 import { watchResources } from "./watch.ts";
 import { authenticateWebSessionRpc, createWebSessionRpc, deleteWebSessionRpc } from "./websession-handlers.ts";
 import { generateForwardingHostCert, generateForwardingUserCert } from "./forwarding-handlers.ts";
+import { APP_SERVER, guardAppServerHeartbeat, isOwnAppServerDelete, visibleAppServers } from "./app-handlers.ts";
 import { DB_SERVER, databaseRouteFor, generateDatabaseCert, guardDbServerHeartbeat, isOwnDbServerDelete, visibleDbServers } from "./db-handlers.ts";
 
 export function authServiceImpl(server: AuthServer): ServiceImpl<typeof AuthService> {
@@ -99,6 +100,10 @@ export function authServiceImpl(server: AuthServer): ServiceImpl<typeof AuthServ
         // The same for databases: the db_server entries whose database the user's db_labels match.
         return { resources: visibleDbServers(c.checker, await listResources(ctx, DB_SERVER)).map(toProto) };
       }
+      if (c.kind === "user" && normalizeKind(req.kind) === APP_SERVER && !c.checker.checkRule(APP_SERVER, "list").allowed) {
+        // And apps: the app_server entries whose app the user's app_labels match.
+        return { resources: visibleAppServers(c.checker, await listResources(ctx, APP_SERVER)).map(toProto) };
+      }
       requireRule(c, normalizeKind(req.kind), "list");
       return { resources: (await listResources(ctx, req.kind)).map(toProto) };
     }),
@@ -106,12 +111,15 @@ export function authServiceImpl(server: AuthServer): ServiceImpl<typeof AuthServ
     upsertResource: wrap(async (req, c) => {
       const doc = fromProto(req.resource);
       const kind = String(doc.kind ?? "");
-      const heartbeat = (c.kind === "host" && kind === "node" && c.systemRoles.includes("node")) || (kind === DB_SERVER && guardDbServerHeartbeat(c, doc));
+      const heartbeat =
+        (c.kind === "host" && kind === "node" && c.systemRoles.includes("node")) ||
+        (kind === DB_SERVER && guardDbServerHeartbeat(c, doc)) ||
+        (kind === APP_SERVER && guardAppServerHeartbeat(c, doc));
       let quiet = heartbeat;
       if (kind === SESSION_TRACKER) {
         quiet = await guardSessionTrackerWrite(ctx, c, doc, req.overwrite ? ["update", "create"] : ["create"]);
-      } else if (heartbeat && kind === DB_SERVER) {
-        // guardDbServerHeartbeat checked that the entries are this Database Service's own.
+      } else if (heartbeat && (kind === DB_SERVER || kind === APP_SERVER)) {
+        // guardDbServerHeartbeat / guardAppServerHeartbeat checked that the entries are this service's own.
       } else if (heartbeat) {
         // Heartbeats: a node writes only its own entry.
         const name = (doc.metadata as { name?: string }).name;
@@ -129,7 +137,8 @@ export function authServiceImpl(server: AuthServer): ServiceImpl<typeof AuthServ
     }),
 
     deleteResource: wrap(async (req, c) => {
-      if (!isOwnDbServerDelete(c, normalizeKind(req.kind), req.name)) requireRule(c, normalizeKind(req.kind), "delete");
+      const k = normalizeKind(req.kind);
+      if (!isOwnDbServerDelete(c, k, req.name) && !isOwnAppServerDelete(c, k, req.name)) requireRule(c, normalizeKind(req.kind), "delete");
       await deleteResource(ctx, req.kind, req.name, callerName(c));
       return {};
     }),

@@ -12,6 +12,8 @@ const PREFIX: Record<string, string> = {
   node: "/nodes/",
   db: "/databases/",
   db_server: "/db_servers/",
+  app: "/apps/",
+  app_server: "/app_servers/",
 };
 
 /** Streams resource changes; the first event ("init") says the watch is live. */

@@ -67,14 +67,9 @@ function nodeCert(cert: string | Buffer | NodeX509Certificate): NodeX509Certific
  * Checks that `cert` was issued and signed by one of `caPems` (a CA certificate) and
  * that both are within their validity at `clock.now()`. Throws `accessDenied`.
  */
-export function verifyChain(cert: string | Buffer | NodeX509Certificate, caPems: readonly string[], clock: Clock): void {
+export function verifyChain(cert: string | Buffer | NodeX509Certificate, caPems: readonly string[], clock: Clock): ChainValidity {
   const leaf = nodeCert(cert);
   const now = clock.now().getTime();
-  const within = (c: NodeX509Certificate, what: string) => {
-    const parsed = toX509(c);
-    if (now < parsed.notBefore.getTime()) throw accessDenied(`${what} is not valid before ${parsed.notBefore.toISOString()}`);
-    if (now > parsed.notAfter.getTime()) throw accessDenied(`${what} expired at ${parsed.notAfter.toISOString()}`);
-  };
   for (const pem of caPems) {
     let ca: NodeX509Certificate;
     try {
@@ -83,11 +78,32 @@ export function verifyChain(cert: string | Buffer | NodeX509Certificate, caPems:
       continue;
     }
     if (!ca.ca || !leaf.checkIssued(ca) || !leaf.verify(ca.publicKey)) continue;
-    within(ca, "certificate authority");
-    within(leaf, "certificate");
-    return;
+    const v = { ca: validityOf(ca), leaf: validityOf(leaf) };
+    checkValidity(v, now);
+    return v;
   }
   throw accessDenied("certificate signed by an unknown authority");
+}
+
+/** The validity windows of a verified chain: the CA that signed the certificate, and the certificate. */
+export interface ChainValidity {
+  ca: { notBefore: Date; notAfter: Date };
+  leaf: { notBefore: Date; notAfter: Date };
+}
+
+function validityOf(c: NodeX509Certificate): { notBefore: Date; notAfter: Date } {
+  const parsed = toX509(c);
+  return { notBefore: parsed.notBefore, notAfter: parsed.notAfter };
+}
+
+/** Throws `accessDenied` unless `now` is within both windows (the CA's first), as `verifyChain` does. */
+export function checkValidity(v: ChainValidity, now: number): void {
+  const within = (w: { notBefore: Date; notAfter: Date }, what: string) => {
+    if (now < w.notBefore.getTime()) throw accessDenied(`${what} is not valid before ${w.notBefore.toISOString()}`);
+    if (now > w.notAfter.getTime()) throw accessDenied(`${what} expired at ${w.notAfter.toISOString()}`);
+  };
+  within(v.ca, "certificate authority");
+  within(v.leaf, "certificate");
 }
 
 /** SHA-256 of the certificate's DER, lowercase hex. */

@@ -1,5 +1,6 @@
 /** X.509: CAs, identity certificates, and the identity format. */
-export { type CertificateAuthority, type CreateCaOptions, X509_BACKDATE_MS, certFingerprint, createCa, verifyChain } from "./ca.ts";
+export { type CertificateAuthority, type ChainValidity, type CreateCaOptions, X509_BACKDATE_MS, certFingerprint, checkValidity, createCa, verifyChain } from "./ca.ts";
+export { VerifiedIdentityCache } from "./verified.ts";
 export {
   type EncodedIdentity,
   IDENTITY_OID,

@@ -6,7 +6,7 @@ import type { Logger } from "pino";
 import type { Clock } from "../../../api/clock.ts";
 import { databaseFromSni, encodeDbHeader, pgErrorResponse, sendDbRefusal } from "../../../api/dbwire.ts";
 import { isJumpgateError } from "../../../api/errors.ts";
-import { decodeIdentity, type Identity, verifyChain } from "../../crypto/index.ts";
+import { type Identity, VerifiedIdentityCache } from "../../crypto/index.ts";
 import { relay } from "../relay.ts";
 import { pgPreTlsStep } from "./pgfront.ts";
 
@@ -65,6 +65,8 @@ class Refusal extends Error {}
  */
 export class DbProxy {
   private ctx: { key: string; value: tls.SecureContext } | undefined;
+  /** Chain checks and identity decoding, once per certificate (validity is still checked per connection). */
+  private readonly verified = new VerifiedIdentityCache();
 
   constructor(private readonly o: DbProxyOptions) {}
 
@@ -130,7 +132,12 @@ export class DbProxy {
     const key = `${pair.cert}\n${cas.join("\n")}`;
     if (this.ctx?.key !== key) {
       // The user CA is named in CertificateRequest so clients pick the right certificate; the chain is checked below.
-      this.ctx = { key, value: tls.createSecureContext({ cert: pair.cert, key: pair.key, ca: cas, minVersion: "TLSv1.2" }) };
+      // Its session tickets let jsh resume (the session keeps the client certificate, which route() checks again each time);
+      // OpenSSL resumes sessions of a context that asks for certificates only when it has a session id context.
+      this.ctx = {
+        key,
+        value: tls.createSecureContext({ cert: pair.cert, key: pair.key, ca: cas, minVersion: "TLSv1.2", sessionIdContext: "jumpgate-db" }),
+      };
     }
     return this.ctx.value;
   }
@@ -171,8 +178,7 @@ export class DbProxy {
       const peer = s.getPeerX509Certificate();
       if (!peer) throw new Refusal("no client certificate: log in to the database first (jsh db login NAME)");
       try {
-        verifyChain(peer, this.o.userCas(), this.o.clock);
-        id = decodeIdentity(peer);
+        id = this.verified.verify(peer, this.o.userCas(), this.o.clock);
       } catch (e) {
         throw new Refusal(`client certificate refused: ${isJumpgateError(e) ? e.message : "invalid certificate"}`);
       }

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import type { AuthClient } from "../../../api/authclient.ts";
 import { INVITE_JS, invitePage, messagePage } from "./invite-page.ts";
+import { JWKS_PATH, jwksRoute } from "./jwks.ts";
 import { num, readJson, sendHtml, sendJson, str } from "./http.ts";
 
 export interface PublicDeps {
@@ -18,12 +19,14 @@ const TOKEN = "([0-9a-f]{1,128})";
 export const clientAddr = (req: IncomingMessage) => `${req.socket.remoteAddress ?? "?"}:${req.socket.remotePort ?? 0}`;
 
 /**
- * Routes without a web session: ping, `jsh login`, invites, agents joining.
+ * Routes without a web session: ping, `jsh login`, invites, agents joining,
+ * and the JWKS apps verify `jumpgate-jwt-assertion` with.
  * Each validates input and calls the Auth API with the proxy's own identity.
  */
 export function publicRoutes(deps: PublicDeps): PublicRoute[] {
   const { auth } = deps;
   return [
+    ["GET", new RegExp(`^${JWKS_PATH.replace(/\./g, "\\.")}$`), jwksRoute(auth)],
     [
       "GET",
       /^\/webapi\/ping$/,

@@ -5,7 +5,7 @@ import type { Clock } from "../../../api/clock.ts";
 import { type DbConnHeader, decodeDbHeader, MAX_DB_HEADER_BYTES, sendDbRefusal } from "../../../api/dbwire.ts";
 import { accessDenied, isJumpgateError } from "../../../api/errors.ts";
 import type { Role } from "../../../api/resources/index.ts";
-import { decodeIdentity, type Identity, verifyChain } from "../../crypto/index.ts";
+import { type Identity, VerifiedIdentityCache } from "../../crypto/index.ts";
 import { AccessChecker } from "../../rbac/index.ts";
 import type { DatabaseTarget, DbEngine, DbIdentity, DbProtocol, DbSessionContext } from "./engine.ts";
 
@@ -45,6 +45,8 @@ export interface DatabaseServiceOptions {
 export class DatabaseService {
   private readonly active = new Set<Duplex>();
   private closed = false;
+  /** Chain checks and identity decoding, once per certificate (validity is still checked per connection). */
+  private readonly verified = new VerifiedIdentityCache();
 
   constructor(private readonly o: DatabaseServiceOptions) {}
 
@@ -124,8 +126,7 @@ export class DatabaseService {
     const leaf = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/.exec(pem)?.[0];
     if (!leaf) throw accessDenied("no client certificate");
     try {
-      verifyChain(leaf, this.o.userCas(), this.o.clock);
-      const id = decodeIdentity(leaf);
+      const id = this.verified.verify(leaf, this.o.userCas(), this.o.clock);
       if (id.kind === "host") throw accessDenied("a host certificate cannot open database sessions");
       return id;
     } catch (e) {

@@ -1,0 +1,16 @@
+export {
+  APP_JWT_HEADER,
+  APP_JWT_TTL_MS,
+  type AppTokenClaims,
+  type AppTokenRequest,
+  type Jwk,
+  type Jwks,
+  type JwtAlgorithm,
+  jwkOf,
+  jwksOf,
+  jwkThumbprint,
+  jwtAlgorithm,
+  signAppToken,
+  type VerifyAppTokenOptions,
+  verifyAppToken,
+} from "./appjwt.ts";

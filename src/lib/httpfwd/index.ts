@@ -1,0 +1,10 @@
+/**
+ * The shared "proxied HTTP session" core: one HTTP/1.1 request (or upgrade)
+ * forwarded to an upstream reached by TCP or a tunnel's dial function, bodies
+ * streamed with backpressure. Application and Kubernetes access both build on it.
+ */
+export { isUpstreamError, toUpstreamError, UpstreamError, type UpstreamErrorCode } from "./errors.ts";
+export { type ForwardOutcome, type ForwardRequestOptions, HttpForwarder, sendUpstreamError } from "./forward.ts";
+export { connectionTokens, HOP_BY_HOP, type HeaderEdits, HeaderList, type HeaderPair, isSafeHeaderValue, isValidHeaderName, stripHopByHop } from "./headers.ts";
+export { type LocationRewriteOptions, locationRewriter } from "./redirect.ts";
+export { type DialFn, type UpstreamOptions, type UpstreamTls } from "./upstream.ts";
