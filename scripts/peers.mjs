@@ -12,6 +12,9 @@ const need = [
   { bin: "/usr/bin/openssl", pkg: "openssl" },
   { bin: "/usr/bin/psql", pkg: "postgresql-client" },
   { bin: "/usr/bin/pg_ctlcluster", pkg: "postgresql" },
+  // Database access tests: MariaDB's server, and its clients (mysql, mysqladmin, mysqlslap).
+  { bin: "/usr/bin/mysqld_safe", pkg: "mariadb-server" },
+  { bin: "/usr/bin/mysqlslap", pkg: "mariadb-client" },
   // The web UI's browser tests drive it with playwright-core (which never downloads a browser).
   { bin: "/usr/bin/chromium", pkg: "chromium" },
 ];
@@ -50,9 +53,21 @@ export function ensurePostgres() {
   if (!pgReady()) console.error("PostgreSQL on 127.0.0.1:5432 did not come up");
 }
 
+function mariadbReady() {
+  return spawnSync("mysqladmin", ["-u", "root", "--connect-timeout=2", "ping"], { stdio: "ignore" }).status === 0;
+}
+
+export function ensureMariadb() {
+  if (!existsSync("/usr/bin/mysqld_safe") || mariadbReady()) return;
+  if (!sh("service mariadb start >/dev/null 2>&1")) sh("nohup mysqld_safe >/dev/null 2>&1 &");
+  for (let i = 0; i < 75 && !mariadbReady(); i++) execSync("sleep 0.2");
+  if (!mariadbReady()) console.error("MariaDB on 127.0.0.1:3306 did not come up");
+}
+
 export function ensurePeers() {
   ensurePackages();
   ensurePostgres();
+  ensureMariadb();
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) ensurePeers();
