@@ -72,15 +72,31 @@ function checkProxyIdentity(_host: string, cert: tls.PeerCertificate): Error | u
  * proxy still checks the certificate of a resumed session (it is in the
  * session) for expiry, locks and route on every connection.
  */
-interface DialReuse {
+export interface DialReuse {
   creds: { cert: string; key: string; hostCas: string[] } | undefined;
+  outer: { key: string; context: tls.SecureContext } | undefined;
   innerContext: tls.SecureContext | undefined;
   outerSession: Buffer | undefined;
   innerSession: Buffer | undefined;
 }
 
+/** What a test passes to successive `dialDatabase` calls to see them resume, as one `jsh proxy db` does. */
+export function dialReuseForTests(): DialReuse {
+  return newReuse();
+}
+
 function newReuse(): DialReuse {
-  return { creds: undefined, innerContext: undefined, outerSession: undefined, innerSession: undefined };
+  return { creds: undefined, outer: undefined, innerContext: undefined, outerSession: undefined, innerSession: undefined };
+}
+
+function outerContextFor(r: DialReuse, cas: string[] | undefined): tls.SecureContext {
+  const key = cas ? cas.join("\n") : "";
+  if (r.outer?.key !== key) {
+    // Without CAs: the system's (the proxy's public certificate).
+    r.outer = { key, context: tls.createSecureContext(cas ? { ca: cas } : {}) };
+    r.outerSession = undefined;
+  }
+  return r.outer.context;
 }
 
 function innerContextFor(r: DialReuse, c: { cert: string; key: string; hostCas: string[] }): tls.SecureContext {
@@ -112,7 +128,8 @@ export function dialDatabase(
       port,
       ...(net.isIP(host) ? {} : { servername: host }),
       ALPNProtocols: [o.database.protocol === "mysql" ? ALPN.mysql : ALPN.postgres],
-      ...(o.profile.insecure ? { rejectUnauthorized: false } : o.proxyCas ? { ca: o.proxyCas } : {}),
+      ...(o.profile.insecure ? { rejectUnauthorized: false } : {}),
+      secureContext: outerContextFor(reuse, o.profile.insecure ? undefined : o.proxyCas),
       ...(reuse.outerSession ? { session: reuse.outerSession } : {}),
     });
     outer.on("session", (session: Buffer) => {

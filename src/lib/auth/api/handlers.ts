@@ -30,6 +30,9 @@ import { generateForwardingHostCert, generateForwardingUserCert } from "./forwar
 import { APP_SERVER, guardAppServerHeartbeat, isOwnAppServerDelete, visibleAppServers } from "./app-handlers.ts";
 import { DB_SERVER, databaseRouteFor, generateDatabaseCert, guardDbServerHeartbeat, isOwnDbServerDelete, visibleDbServers } from "./db-handlers.ts";
 
+/** Audit events one EmitAuditEvent call may carry (agents send 64 at a time). */
+const MAX_AUDIT_BATCH = 1000;
+
 export function authServiceImpl(server: AuthServer): ServiceImpl<typeof AuthService> {
   const ctx = server.ctx;
   const caller = (hc: HandlerContext) => resolveCaller(ctx, hc.values.get(peerKey));
@@ -310,7 +313,12 @@ export function authServiceImpl(server: AuthServer): ServiceImpl<typeof AuthServ
     }),
 
     emitAuditEvent: wrap(async (req, c) => {
-      await emitAgentEvent(ctx, c, req.event);
+      if (req.events.length === 0) await emitAgentEvent(ctx, c, req.event);
+      else {
+        if (req.events.length > MAX_AUDIT_BATCH) throw badParameter(`at most ${MAX_AUDIT_BATCH} audit events per call`);
+        // Concurrent, as separate calls would be: the audit log commits them together.
+        await Promise.all(req.events.map((e) => emitAgentEvent(ctx, c, e)));
+      }
       return {};
     }),
 

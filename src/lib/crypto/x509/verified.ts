@@ -74,8 +74,9 @@ function keyOfCert(cert: string | Buffer | NodeX509Certificate): string {
 }
 
 function pemBody(pem: string): string {
-  // The text itself (all of it: a PEM with two certificates is not the same input as its first).
-  return pem.replace(/\s+/g, "");
+  // One certificate: its base64 is the DER's. Anything else is keyed by all of its text.
+  const m = /^\s*-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]*)-----END CERTIFICATE-----\s*$/.exec(pem);
+  return m?.[1] !== undefined ? m[1].replace(/\s+/g, "") : `text:${pem}`;
 }
 
 function deepFreeze<T>(v: T): T {

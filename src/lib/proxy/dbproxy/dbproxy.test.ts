@@ -10,6 +10,7 @@ import { parseResourceOf } from "../../../api/resources/index.ts";
 import { dbSni, PG_GSSENC_REQUEST_CODE, PG_PROTOCOL_V3, PG_SSL_REQUEST_CODE } from "../../../api/dbwire.ts";
 import { type CertificateAuthority, createCa, type Identity, issueClientCertificate, issueServerCertificate } from "../../crypto/index.ts";
 import { DatabaseService, type DbEngine, type DbSessionContext } from "../../srv/db/index.ts";
+import { dialDatabase, dialReuseForTests } from "../../client/dbproxy.ts";
 import { Multiplexer } from "../mux.ts";
 import { DbProxy } from "./server.ts";
 import { pgPreTlsStep } from "./pgfront.ts";
@@ -103,7 +104,31 @@ describe("DbProxy → DatabaseService", () => {
     hostCa = await createCa({ commonName: "test", organization: "host", clock: systemClock });
     const { publicKey, privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
     serverTls = {
-      cert: await issueServerCertificate({ caCert: hostCa.certPem, caKey: hostCa.privateKey, publicKey, commonName: "proxy", dnsNames: ["localhost"], ipAddresses: [], ttlMs: 3600_000, clock: systemClock }),
+      cert: await issueServerCertificate({
+        caCert: hostCa.certPem,
+        caKey: hostCa.privateKey,
+        publicKey,
+        commonName: "proxy",
+        dnsNames: ["localhost"],
+        ipAddresses: [],
+        ttlMs: 3600_000,
+        clock: systemClock,
+        // A proxy's host identity, as jsh checks inside the database route.
+        identity: {
+          kind: "host",
+          username: "h-proxy.test",
+          hostId: "h-proxy.test",
+          roles: [],
+          logins: [],
+          traits: {},
+          kubernetesGroups: [],
+          kubernetesUsers: [],
+          activeRequests: [],
+          expires: new Date(Date.now() + 3600_000),
+          systemRoles: ["proxy"],
+          clusterName: "test",
+        },
+      }),
       key: privateKey.export({ format: "pem", type: "pkcs8" }).toString(),
     };
     const service = new DatabaseService({
@@ -205,6 +230,40 @@ describe("DbProxy → DatabaseService", () => {
     const msg = startupMessage({ user: "alice", database: "test" });
     assert.deepEqual(await roundTrip(s, msg), msg);
     s.destroy();
+  });
+
+  test("jsh resumes both TLS sessions on later connections, and a resumed session still carries the verified identity", async () => {
+    const creds = await userCert(userCa, { route: { serviceName: "pg", protocol: "postgres", username: "alice", database: "" } });
+    const reuse = dialReuseForTests();
+    const dial = () =>
+      dialDatabase(
+        { profile: { proxy: `127.0.0.1:${port}`, insecure: true }, database: { name: "pg", protocol: "postgres" }, credentials: { ...creds, hostCas: [hostCa.certPem] } },
+        reuse,
+      );
+    const msg = startupMessage({ user: "alice", database: "test" });
+    const first = await dial();
+    assert.deepEqual(await roundTrip(first, msg), msg);
+    first.destroy();
+    for (let i = 0; i < 2; i++) {
+      const s = await dial();
+      assert.equal(s.isSessionReused(), true, "inner session resumed");
+      assert.equal((s as unknown as { _parent?: tls.TLSSocket })._parent?.isSessionReused(), true, "outer session resumed");
+      assert.deepEqual(await roundTrip(s, msg), msg);
+      const ctx = sessions.at(-1);
+      assert.equal(ctx?.identity.user, "alice");
+      assert.equal(ctx?.database.name, "pg");
+      s.destroy();
+    }
+    // A resumed session whose certificate has since expired is refused like a fresh one.
+    const expired = await userCert(userCa, { route: { serviceName: "pg", protocol: "postgres", username: "alice", database: "" }, issuedAgoMs: 2 * 3600_000 });
+    const r2 = dialReuseForTests();
+    const s = await dialDatabase(
+      { profile: { proxy: `127.0.0.1:${port}`, insecure: true }, database: { name: "pg", protocol: "postgres" }, credentials: { ...expired, hostCas: [hostCa.certPem] } },
+      r2,
+    );
+    const all = readAll(s);
+    s.write(msg);
+    assert.match(errorMessage(await all) ?? "(no ErrorResponse)", /expired/);
   });
 
   test("a certificate for another database than the one named in the SNI is refused, not rerouted", async () => {

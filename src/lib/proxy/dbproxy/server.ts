@@ -67,6 +67,7 @@ export class DbProxy {
   private ctx: { key: string; value: tls.SecureContext } | undefined;
   /** Chain checks and identity decoding, once per certificate (validity is still checked per connection). */
   private readonly verified = new VerifiedIdentityCache();
+  private readonly chains = new Map<string, string>();
 
   constructor(private readonly o: DbProxyOptions) {}
 
@@ -202,7 +203,7 @@ export class DbProxy {
       const servers = (await this.o.findServers(database)).filter((x) => x.protocol === "" || x.protocol === protocol);
       if (servers.length === 0) throw new Refusal(`database ${database} is not available: no Database Service serves it`);
       const upstream = await this.dialAny(servers, { clientAddr, target: `db:${database}` });
-      upstream.write(encodeDbHeader({ cert: peerChainPem(s, peer), clientAddr, database }));
+      upstream.write(encodeDbHeader({ cert: this.chainPem(s, peer), clientAddr, database }));
       setNoDelay(upstream);
       setNoDelay(s);
       relay(s, upstream);
@@ -212,6 +213,18 @@ export class DbProxy {
       this.refused({ protocol, clientAddr, reason, ...(id ? { user: id.username } : {}), ...(database ? { database } : {}) });
       refuse(s, protocol, reason);
     }
+  }
+
+  /** The client's chain as PEM for the header, built once per certificate (a resumed session presents the same one). */
+  private chainPem(s: tls.TLSSocket, peer: X509Certificate): string {
+    const key = peer.raw.toString("base64");
+    let pem = this.chains.get(key);
+    if (pem === undefined) {
+      pem = peerChainPem(s, peer);
+      if (this.chains.size >= 10_000) this.chains.clear();
+      this.chains.set(key, pem);
+    }
+    return pem;
   }
 
   private async dialAny(servers: DbServerRoute[], info: { clientAddr: string; target: string }): Promise<Duplex> {

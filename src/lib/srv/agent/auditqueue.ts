@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Logger } from "pino";
 
@@ -18,9 +18,18 @@ export class AuditQueue {
   private pending: AgentEvent[] = [];
   private flushing: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
+  /** The spool, open for appending (reopened after each rewrite): one write per event, not an open and a close too. */
+  private fd: number | undefined;
 
   constructor(
-    private readonly o: { path: string; send: (e: AgentEvent) => Promise<void>; log: Logger; retryMs?: number },
+    private readonly o: {
+      path: string;
+      send: (e: AgentEvent) => Promise<void>;
+      /** Sends several events in one call (all stored or the call fails); without it, `send` each concurrently. */
+      sendBatch?: (events: AgentEvent[]) => Promise<void>;
+      log: Logger;
+      retryMs?: number;
+    },
   ) {
     mkdirSync(dirname(o.path), { recursive: true, mode: 0o700 });
     if (existsSync(o.path)) {
@@ -40,7 +49,8 @@ export class AuditQueue {
 
   emit(e: AgentEvent): void {
     const ev = { uid: randomUUID(), time: new Date().toISOString(), ...e };
-    appendFileSync(this.o.path, `${JSON.stringify(ev)}\n`, { mode: 0o600 });
+    this.fd ??= openSync(this.o.path, "a", 0o600);
+    writeSync(this.fd, `${JSON.stringify(ev)}\n`);
     this.pending.push(ev);
     this.flush();
   }
@@ -65,7 +75,8 @@ export class AuditQueue {
     try {
       while (sent < this.pending.length) {
         const batch = this.pending.slice(sent, sent + SEND_BATCH);
-        await Promise.all(batch.map((ev) => this.o.send(ev)));
+        if (this.o.sendBatch && batch.length > 1) await this.o.sendBatch(batch);
+        else await Promise.all(batch.map((ev) => this.o.send(ev)));
         sent += batch.length;
       }
     } catch (e) {
@@ -76,6 +87,7 @@ export class AuditQueue {
     const tmp = `${this.o.path}.tmp`;
     writeFileSync(tmp, this.pending.map((p) => `${JSON.stringify(p)}\n`).join(""), { mode: 0o600 });
     renameSync(tmp, this.o.path);
+    this.closeSpool();
   }
 
   size(): number {
@@ -85,5 +97,13 @@ export class AuditQueue {
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     await this.flush();
+    this.closeSpool();
+  }
+
+  private closeSpool(): void {
+    if (this.fd === undefined) return;
+    const fd = this.fd;
+    this.fd = undefined;
+    closeSync(fd);
   }
 }
