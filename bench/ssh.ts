@@ -29,7 +29,7 @@ import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, w
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { BIN_PATH, cleanup, type Daemon, run, startAgent, startDaemon, tempDir, type Agent } from "../test/harness/cluster.ts";
+import { BIN_PATH, cleanup, type Daemon, run, shebangNodeFlags, startAgent, startDaemon, tempDir, type Agent } from "../test/harness/cluster.ts";
 import { type Sshd, startSshd } from "../test/harness/sshd.ts";
 import { eventually, type LoggedIn, userLoggedIn } from "../test/harness/users.ts";
 
@@ -357,7 +357,7 @@ function variants(s: Setup, cipher: string): { jsh: Variant; jshConfig: Variant;
     jsh: {
       name: "jsh ssh",
       kind: "jumpgate",
-      argv: (command) => ({ file: process.execPath, args: [BIN_PATH("jsh"), "ssh", `root@${NODE}`, command], env: s.user.env }),
+      argv: (command) => ({ file: process.execPath, args: [...shebangNodeFlags(BIN_PATH("jsh")), BIN_PATH("jsh"), "ssh", `root@${NODE}`, command], env: s.user.env }),
     },
     jshConfig: { name: "ssh via jsh config", kind: "jumpgate", cipher, argv: ssh(`root@${NODE}.${CLUSTER}`) },
     proxyJump: { name: "ssh -J bastion target", kind: "proxyjump", cipher, argv: ssh("-J", "bastion", "target") },

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -7,6 +7,22 @@ import { join, resolve } from "node:path";
 export const ROOT = resolve(import.meta.dirname, "..", "..");
 const BIN = (name: string) => join(ROOT, "bin", `${name}.js`);
 export const BIN_PATH = BIN;
+
+/**
+ * The Node options in a bin script's `#!/usr/bin/env -S node ...` line, so that
+ * spawning `node bin/X.js` runs it as executing the script itself would (e.g.
+ * the daemon's V8 heap sizing, see bin/jumpgate.js).
+ */
+export function shebangNodeFlags(script: string): string[] {
+  const first = readFileSync(script, "utf8").split("\n", 1)[0] ?? "";
+  const m = /^#!\/usr\/bin\/env -S node((?: --[\w-]+(?:=\S+)?)*)\s*$/.exec(first);
+  return m?.[1] ? m[1].trim().split(/\s+/) : [];
+}
+
+/** `node ARGS`, with the Node options of the script ARGS[0] first. */
+function nodeArgs(args: string[]): string[] {
+  return [...shebangNodeFlags(args[0] as string), ...args];
+}
 
 export async function freePort(): Promise<number> {
   return new Promise((res, rej) => {
@@ -100,7 +116,7 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<Daemon> {
     ...(o.config ? ["--config", o.config] : ["--cluster-name", "test.local"]),
     ...(o.extraArgs ?? []),
   ];
-  const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...o.env }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, nodeArgs(args), { cwd: ROOT, env: { ...process.env, ...o.env }, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   let err = "";
   child.stdout?.on("data", (d: Buffer) => (out += d.toString()));
@@ -173,7 +189,7 @@ export async function startAgent(o: { proxyAddr: string; token?: string; dataDir
     ...(o.config ? ["--config", o.config] : []),
     ...(o.extraArgs ?? []),
   ];
-  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn(process.execPath, nodeArgs(args), { cwd: ROOT, stdio: ["ignore", "ignore", "pipe"] });
   let err = "";
   child.stderr?.on("data", (d: Buffer) => (err += d.toString()));
   const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
