@@ -2,7 +2,7 @@ import net from "node:net";
 import type { Duplex } from "node:stream";
 import tls from "node:tls";
 import { ALPN } from "../../api/constants.ts";
-import { classifyPgPreStartup, dbRefusal, dbSni } from "../../api/dbwire.ts";
+import { classifyPgPreStartup, dbRefusal, dbSni, sendDbRefusal } from "../../api/dbwire.ts";
 import { badParameter } from "../../api/errors.ts";
 import { decodeIdentity } from "../crypto/index.ts";
 import type { Profile } from "./profile.ts";
@@ -223,7 +223,10 @@ async function serveLocal(local: net.Socket, o: LocalDbProxyOptions, reuse: Dial
     }
   } catch (e) {
     const why = e instanceof Error ? e.message : String(e);
-    local.end(dbRefusal(o.database.protocol, `cannot reach database ${o.database.name} through ${o.profile.proxy}: ${why}`));
+    const message = `cannot reach database ${o.database.name} through ${o.profile.proxy}: ${why}`;
+    // A MySQL client waits for a greeting: refuse its login so it prints the reason (ERROR 1045), not a protocol error.
+    if (o.database.protocol === "mysql") sendDbRefusal(local, "mysql", message);
+    else local.end(dbRefusal(o.database.protocol, message));
     throw e;
   }
   const u = upstream as Duplex & { setNoDelay?: (v: boolean) => unknown };
