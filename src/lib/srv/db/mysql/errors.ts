@@ -8,6 +8,7 @@ import {
 	isJumpgateError,
 	JumpgateError,
 } from "../../../../api/errors.ts";
+import { causeDetail, reasonOf } from "../engine-errors.ts";
 
 /** Error numbers (and their SQLSTATE) the engine sends. */
 export const ER = {
@@ -80,12 +81,7 @@ export function upstreamFailure(
 	message: string,
 	cause?: unknown,
 ): MysqlProtocolError {
-	const detail =
-		cause instanceof Error
-			? cause.message
-			: cause === undefined
-				? undefined
-				: String(cause);
+	const detail = causeDetail(cause);
 	return new MysqlProtocolError(message, {
 		kind: "connection-problem",
 		code: ER.cannotConnect,
@@ -93,11 +89,7 @@ export function upstreamFailure(
 	});
 }
 
-/** The line shown to the client for anything thrown: a JumpgateError's message, else a generic one. */
-export function reasonOf(e: unknown): string {
-	if (isJumpgateError(e) && e.kind !== "internal") return e.message;
-	return "internal error in the database service";
-}
+export { reasonOf };
 
 /** The error number and SQLSTATE for anything thrown. */
 export function codeOf(e: unknown): ErrCode {

@@ -8,6 +8,7 @@ import {
 	isJumpgateError,
 	JumpgateError,
 } from "../../../../api/errors.ts";
+import { causeDetail, reasonOf } from "../engine-errors.ts";
 
 /** SQLSTATE codes the engine sends. */
 export const SQLSTATE = {
@@ -67,12 +68,7 @@ export function upstreamFailure(
 	message: string,
 	cause?: unknown,
 ): PgProtocolError {
-	const detail =
-		cause instanceof Error
-			? cause.message
-			: cause === undefined
-				? undefined
-				: String(cause);
+	const detail = causeDetail(cause);
 	return new PgProtocolError(message, {
 		kind: "connection-problem",
 		sqlState: SQLSTATE.cannotConnect,
@@ -80,11 +76,7 @@ export function upstreamFailure(
 	});
 }
 
-/** The line shown to the client for anything thrown: a JumpgateError's message, else a generic one. */
-export function reasonOf(e: unknown): string {
-	if (isJumpgateError(e) && e.kind !== "internal") return e.message;
-	return "internal error in the database service";
-}
+export { reasonOf };
 
 /** The SQLSTATE for anything thrown. */
 export function sqlStateOf(e: unknown): string {
