@@ -17,6 +17,10 @@ const need = [
   { bin: "/usr/bin/mysqlslap", pkg: "mariadb-client" },
   // The web UI's browser tests drive it with playwright-core (which never downloads a browser).
   { bin: "/usr/bin/chromium", pkg: "chromium" },
+  // Kubernetes access tests run the real kubectl against test/harness/fakekube.ts. Debian's
+  // kubernetes-client is kubectl 1.20: its exec speaks only SPDY, which the fake does not
+  // (exec needs kubectl >= 1.30, WebSocket), so a kubectl already on the PATH is kept.
+  { bin: "/usr/bin/kubectl", pkg: "kubernetes-client", onPath: "kubectl" },
 ];
 
 function sh(cmd) {
@@ -27,8 +31,12 @@ function isRoot() {
   return typeof process.getuid === "function" && process.getuid() === 0;
 }
 
+function onPath(name) {
+  return spawnSync("sh", ["-c", `command -v ${name}`], { stdio: "ignore" }).status === 0;
+}
+
 export function ensurePackages() {
-  const missing = need.filter((n) => !existsSync(n.bin)).map((n) => n.pkg);
+  const missing = need.filter((n) => !existsSync(n.bin) && !(n.onPath && onPath(n.onPath))).map((n) => n.pkg);
   if (missing.length === 0) return;
   if (!isRoot()) {
     console.error(`missing system packages: ${missing.join(" ")} (run as root, or install them)`);

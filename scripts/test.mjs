@@ -24,7 +24,8 @@ const node = process.execPath;
 const common = ["--import", "tsx", "--test", "--test-reporter=spec"];
 const suites = [
   ["unit", [...common, "--test-concurrency=2", ...find("src", ".test.ts")]],
-  ["e2e", [...common, "--test-concurrency=1", ...find("test/e2e", ".test.ts")]],
+  // The harness tests check the fakes and peers the e2e tests rely on (real kubectl against the fake API server).
+  ["e2e", [...common, "--test-concurrency=1", ...find("test/harness", ".test.ts"), ...find("test/e2e", ".test.ts")]],
 ];
 const only = process.argv[2];
 let failed = false;

@@ -4,8 +4,24 @@ import { VERSION } from "../api/constants.ts";
 import { badParameter } from "../api/errors.ts";
 import { parseDuration } from "../api/resources/index.ts";
 import { decodeIdentity } from "../lib/crypto/index.ts";
-import { ask, currentProfile, type Format, formatDate, loadCredentials, login, parseFormat, ping, removeDbCerts, removeProfile, render, userAuthClient } from "../lib/client/index.ts";
+import {
+  ask,
+  currentProfile,
+  type Format,
+  formatDate,
+  loadCredentials,
+  login,
+  parseFormat,
+  ping,
+  removeAppCerts,
+  removeDbCerts,
+  removeProfile,
+  render,
+  userAuthClient,
+} from "../lib/client/index.ts";
+import { APP_CONFIG_FORMATS, registerAppsCommands } from "./jsh/apps.ts";
 import { registerDbCommands } from "./jsh/db.ts";
+import { registerProxyApp } from "./jsh/proxy-app.ts";
 import { registerProxyDb } from "./jsh/proxy-db.ts";
 import { listNodes, parseSelector, renderNodes } from "./jsh/nodes.ts";
 import { playRecording, recordingsLs } from "./jsh/recordings.ts";
@@ -20,7 +36,8 @@ const program = new Command("jsh")
   .option("--proxy <addr>", "proxy address HOST:PORT")
   .option("--user <name>", "user name")
   .option("--insecure", "do not verify the proxy's certificate (self-signed demo proxies)")
-  .addOption(new Option("--format <format>", "output format").choices(["text", "json", "yaml"]).default("text"))
+  // text, json or yaml; `jsh apps config` also takes uri, ca, cert, key and curl.
+  .addOption(new Option("--format <format>", "output format: text, json or yaml").choices([...APP_CONFIG_FORMATS]).default("text"))
   .option("-d, --debug", "print more on errors")
   .exitOverride();
 
@@ -159,6 +176,8 @@ program
 
 registerDbCommands(program, globals, print);
 registerProxyDb(program, () => globals().proxy, print);
+registerAppsCommands(program, globals, print);
+registerProxyApp(program, () => globals().proxy, print);
 
 const recordings = program.command("recordings").description("recorded sessions");
 recordings
@@ -218,6 +237,7 @@ program
   .action(() => {
     const p = currentProfile(globals().proxy);
     removeDbCerts(p);
+    removeAppCerts(p);
     removeProfile(p);
     print(`Logged out ${p.user} from ${p.proxy}.`);
   });

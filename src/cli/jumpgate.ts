@@ -59,6 +59,17 @@ function processOptions(cfg: JumpgateConfig, log: ProcessOptions["log"], demo: b
       resources: db.resources,
     };
   }
+  const app = cfg.app_service;
+  if (app.enabled) {
+    opts.app = {
+      apps: app.apps.map(({ dynamic_labels, commands, ...a }) => ({
+        ...a,
+        dynamic_labels: [...dynamic_labels, ...commands].map((c) => ({ name: c.name, command: c.command, periodMs: c.period })),
+      })),
+      resources: app.resources,
+      auditRequests: app.audit_requests,
+    };
+  }
   if (!a.enabled && cfg.jumpgate.proxy_server) {
     opts.join = {
       proxyAddr: cfg.jumpgate.proxy_server,

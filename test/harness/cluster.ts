@@ -95,6 +95,8 @@ export interface DaemonOptions {
   extraArgs?: string[];
   env?: Record<string, string>;
   config?: string;
+  /** The proxy's public host (default 127.0.0.1); apps live at NAME.<host> (`localhost` gives browsers loopback subdomains). */
+  publicHost?: string;
 }
 
 /** Starts `jumpgate start` on loopback ports and waits until the proxy answers. */
@@ -112,7 +114,7 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<Daemon> {
     "--auth-listen",
     `127.0.0.1:${authPort}`,
     "--public-addr",
-    `127.0.0.1:${proxyPort}`,
+    `${o.publicHost ?? "127.0.0.1"}:${proxyPort}`,
     ...(o.config ? ["--config", o.config] : ["--cluster-name", "test.local"]),
     ...(o.extraArgs ?? []),
   ];
@@ -174,12 +176,20 @@ export interface Agent {
 }
 
 /** Starts `jumpgate start --roles=node` that joins through the proxy and waits for its reverse tunnel. */
-export async function startAgent(o: { proxyAddr: string; token?: string; dataDir?: string; config?: string; extraArgs?: string[] }): Promise<Agent> {
+export async function startAgent(o: {
+  proxyAddr: string;
+  token?: string;
+  dataDir?: string;
+  config?: string;
+  extraArgs?: string[];
+  /** Default `node`. */
+  roles?: string;
+}): Promise<Agent> {
   const dataDir = o.dataDir ?? tempDir("agent");
   const args = [
     BIN("jumpgate"),
     "start",
-    "--roles=node",
+    `--roles=${o.roles ?? "node"}`,
     "--data-dir",
     dataDir,
     "--proxy",

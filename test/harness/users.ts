@@ -9,6 +9,8 @@ export interface LoggedIn {
   name: string;
   home: string;
   env: Record<string, string>;
+  /** The TOTP secret enrolled at the invite (to sign in to the web UI too). */
+  secret: string;
   jsh(args: string[], opts?: { input?: string; timeoutMs?: number }): ReturnType<typeof run>;
 }
 
@@ -45,7 +47,7 @@ export async function userLoggedIn(
     { env: { ...env, JSH_PASSWORD: TEST_PASSWORD } },
   );
   if (login.code !== 0) throw new Error(`jsh login: ${login.stderr}`);
-  return { name, home, env, jsh: (args, opts = {}) => run("jsh", args, { env, ...opts }) };
+  return { name, home, env, secret, jsh: (args, opts = {}) => run("jsh", args, { env, ...opts }) };
 }
 
 /** An OS account for logins in tests (they run as root). */

@@ -1,4 +1,4 @@
-import { lazy, type ReactNode, Suspense } from "react";
+import { lazy, type ReactNode, Suspense, useEffect } from "react";
 import { Link, match, Redirect, useLocation } from "./router.tsx";
 import { NO_ACL, useSession } from "./session.tsx";
 import { Loading } from "./ui.tsx";
@@ -85,7 +85,12 @@ export function App() {
     return <InvitePage token={invite.token ?? ""} />;
   }
   if (path === "/web/login") {
-    if (session) return <Redirect to={safeNext(search.get("next"))} />;
+    if (session) {
+      const next = safeNext(search.get("next"));
+      // The app launch route is served by the proxy, not this UI: it needs a real page load.
+      if (next.startsWith("/web/launch/")) return <PageLoad to={next} />;
+      return <Redirect to={next} />;
+    }
     document.title = "Sign in · Jumpgate";
     return <SignInPage />;
   }
@@ -173,6 +178,12 @@ export function App() {
         </Page>
       );
   }
+}
+
+/** Leaves the UI for a path the proxy serves itself (replacing this history entry). */
+function PageLoad({ to }: { to: string }) {
+  useEffect(() => window.location.replace(to), [to]);
+  return <Loading what="your app" />;
 }
 
 /** Only same-app paths are followed after sign-in. */

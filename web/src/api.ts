@@ -157,12 +157,16 @@ export interface Resource {
   name: string;
   description: string;
   labels: Record<string, string>;
-  /** SSH logins (nodes) or database users (databases) the user's roles allow. */
+  /** SSH logins (nodes) or database users (databases) the user's roles allow; none for apps. */
   logins: string[];
-  /** For databases: the protocol (postgres, mysql). */
+  /** For databases: the protocol (postgres, mysql). For apps: `http` or `tcp`. */
   sub_kind: string;
   /** Databases only: the database names the roles allow ("*": any). */
   db_names?: string[];
+  /** Apps only: host[:port] the proxy serves the app at. */
+  public_addr?: string;
+  /** HTTP apps only: the page that opens the app in a new tab (`/web/launch/NAME`). */
+  launch_url?: string;
 }
 
 export interface ActiveSession {

@@ -44,6 +44,15 @@ export {
 export { type DatabaseServer, type DatabaseServerInput, dbServerDatabase, dbServerName, dbServerSchema } from "./db-server.ts";
 export { durationProblem, formatDuration, parseDuration, tryParseDuration } from "./duration.ts";
 export type { DocumentLocation, Path } from "./issues.ts";
+export {
+  isValidKubeClusterName,
+  KUBE_CLUSTER_NAME_PROBLEM,
+  type KubeCluster,
+  type KubeClusterInput,
+  kubeClusterLabels,
+  kubeClusterSchema,
+} from "./kube-cluster.ts";
+export { type KubeServer, type KubeServerInput, kubeServerCluster, kubeServerName, kubeServerSchema } from "./kube-server.ts";
 export { findLock, type Lock, type LockInput, lockMessage, lockSchema } from "./lock.ts";
 export { type Node, type NodeInput, nodeLabels, nodeSchema } from "./node.ts";
 export { parseResource, parseResourceOf, RESOURCE_KINDS, type Resource, type ResourceKind, type ResourceOfKind } from "./parse.ts";

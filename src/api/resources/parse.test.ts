@@ -24,7 +24,7 @@ const BAD: Array<{ name: string; doc: unknown; where?: { source?: string; index?
     name: "unknown kind",
     doc: { kind: "rolez", version: "v7", metadata: { name: "dev" } },
     message:
-      'resource "dev": unknown kind "rolez"; known kinds: app, app_server, cert_authority, cluster_auth_preference, cluster_name, db, db_server, lock, node, role, session_recording_config, session_tracker, token, user',
+      'resource "dev": unknown kind "rolez"; known kinds: app, app_server, cert_authority, cluster_auth_preference, cluster_name, db, db_server, kube_cluster, kube_server, lock, node, role, session_recording_config, session_tracker, token, user',
   },
   {
     name: "unknown field, with a suggestion",

@@ -19,6 +19,8 @@ import {
 import { type Database, dbSchema } from "./db.ts";
 import { type DatabaseServer, dbServerSchema } from "./db-server.ts";
 import { type DocumentLocation, defaultErrorMap, describeDocument, formatProblems, problemsOf } from "./issues.ts";
+import { type KubeCluster, kubeClusterSchema } from "./kube-cluster.ts";
+import { type KubeServer, kubeServerSchema } from "./kube-server.ts";
 import { type Lock, lockSchema } from "./lock.ts";
 import { type Node, nodeSchema } from "./node.ts";
 import { ROLE_VERSIONS, type Role, roleSchema } from "./role.ts";
@@ -41,7 +43,9 @@ export type Resource =
   | Database
   | DatabaseServer
   | App
-  | AppServer;
+  | AppServer
+  | KubeCluster
+  | KubeServer;
 export type ResourceKind = Resource["kind"];
 export type ResourceOfKind<K extends ResourceKind> = Extract<Resource, { kind: K }>;
 
@@ -58,6 +62,8 @@ const KINDS: Readonly<Record<ResourceKind, KindEntry>> = {
   cluster_name: { versions: ["v2"], schema: clusterNameSchema },
   db: { versions: ["v3"], schema: dbSchema },
   db_server: { versions: ["v3"], schema: dbServerSchema },
+  kube_cluster: { versions: ["v3"], schema: kubeClusterSchema },
+  kube_server: { versions: ["v3"], schema: kubeServerSchema },
   lock: { versions: ["v2"], schema: lockSchema },
   node: { versions: ["v2"], schema: nodeSchema },
   role: { versions: ROLE_VERSIONS, schema: roleSchema },

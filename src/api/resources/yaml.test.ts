@@ -166,7 +166,7 @@ describe("parseYamlDocuments", () => {
       name: "problems in several documents are all reported",
       text: "kind: rolez\nversion: v7\nmetadata:\n  name: a\n---\nkind: user\nversion: v3\nmetadata:\n  name: b\n",
       message: [
-        'roles.yaml:1: resource "a" (doc 1): unknown kind "rolez"; known kinds: app, app_server, cert_authority, cluster_auth_preference, cluster_name, db, db_server, lock, node, role, session_recording_config, session_tracker, token, user',
+        'roles.yaml:1: resource "a" (doc 1): unknown kind "rolez"; known kinds: app, app_server, cert_authority, cluster_auth_preference, cluster_name, db, db_server, kube_cluster, kube_server, lock, node, role, session_recording_config, session_tracker, token, user',
         'roles.yaml:7: user "b" (doc 2): version: unsupported version "v3" for kind user; supported: v2',
       ].join("\n"),
     },

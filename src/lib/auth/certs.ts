@@ -4,6 +4,7 @@ import {
   formatCertificateLine,
   type Identity,
   issueClientCertificate,
+  type RouteToApp,
   type RouteToDatabase,
   issueServerCertificate,
   parseSshPublicKey,
@@ -41,18 +42,20 @@ export interface PublicKeys {
 
 function parseKeys(keys: PublicKeys) {
   let ssh: ReturnType<typeof parseSshPublicKey>;
-  let tls: SubjectPublicKey;
   try {
     ssh = parseSshPublicKey(keys.sshPublicKey);
   } catch {
     throw badParameter("the SSH public key is not a valid OpenSSH public key");
   }
+  return { ssh, tls: parseTlsKey(keys.tlsPublicKey) };
+}
+
+function parseTlsKey(pem: string): SubjectPublicKey {
   try {
-    tls = SubjectPublicKey.fromPem(keys.tlsPublicKey);
+    return SubjectPublicKey.fromPem(pem);
   } catch {
     throw badParameter("the TLS public key is not a valid PEM public key");
   }
-  return { ssh, tls };
 }
 
 export async function rolesOf(ctx: AuthContext, names: string[]) {
@@ -99,9 +102,10 @@ export async function issueUserCerts(
   keys: PublicKeys,
   requestedTtlMs: number | undefined,
   /** routeToDatabase must have passed checkDatabaseRoute (databases.ts). */
-  extra: { mfaVerified?: boolean; routeToDatabase?: RouteToDatabase } = {},
+  extra: { mfaVerified?: boolean; routeToDatabase?: RouteToDatabase; routeToApp?: RouteToApp; tlsOnly?: boolean } = {},
 ): Promise<IssuedCerts> {
-  const { ssh, tls } = parseKeys(keys);
+  // App sessions get an X.509 certificate only (no SSH key is sent for them).
+  const { ssh, tls } = extra.tlsOnly ? { ssh: undefined, tls: parseTlsKey(keys.tlsPublicKey) } : parseKeys(keys);
   const checker = await checkerFor(ctx, user);
   const ttl = Math.max(MIN_TTL_MS, Math.min(requestedTtlMs || DEFAULT_USER_TTL_MS, checker.maxSessionTtlMs()));
   const logins = checker.sshLogins();
@@ -112,7 +116,7 @@ export async function issueUserCerts(
   const now = ctx.clock.now();
   const expires = new Date(now.getTime() + ttl);
   const name = user.metadata.name;
-  const sshCert = signUserCertificate({
+  const sshCert = ssh === undefined ? undefined : signUserCertificate({
     publicKey: ssh,
     caKey: userCa.sshSigner,
     keyId: name,
@@ -145,6 +149,7 @@ export async function issueUserCerts(
     clusterName: ctx.config.clusterName,
   };
   if (extra.routeToDatabase) identity.routeToDatabase = extra.routeToDatabase;
+  if (extra.routeToApp) identity.routeToApp = extra.routeToApp;
   const tlsCert = await issueClientCertificate({
     caCert: userCa.tlsSigner.cert,
     caKey: userCa.tlsSigner.key,
@@ -160,9 +165,10 @@ export async function issueUserCerts(
     cert_type: "user",
     ttl_seconds: Math.round(ttl / 1000),
     ...(db ? { db_service: db.serviceName, db_protocol: db.protocol, db_user: db.username, db_name: db.database } : {}),
+    ...(extra.routeToApp ? { app_name: extra.routeToApp.name, sid: extra.routeToApp.sessionId } : {}),
   });
   return {
-    sshCert: formatCertificateLine(sshCert),
+    sshCert: sshCert === undefined ? "" : formatCertificateLine(sshCert),
     tlsCert,
     tlsCaCerts: userCa.tlsCerts,
     hostCaCerts: hostCa.tlsCerts,

@@ -48,6 +48,10 @@ export interface AuthStores {
   apps: ResourceStore<StoredResource>;
   /** `app_server`: Application Services' heartbeats, one per app served. */
   appServers: ResourceStore<StoredResource>;
+  /** `kube_cluster`: Kubernetes clusters registered with `jctl create`. */
+  kubeClusters: ResourceStore<StoredResource>;
+  /** `kube_server`: Kubernetes Services' heartbeats, one per cluster served. */
+  kubeServers: ResourceStore<StoredResource>;
   sessionTrackers: ResourceStore<StoredResource>;
   locks: ResourceStore<StoredResource>;
   cas: ResourceStore<CaResource>;
@@ -66,6 +70,8 @@ export function makeStores(backend: Backend): AuthStores {
     dbServers: new ResourceStore(backend, "/db_servers", "database server"),
     apps: new ResourceStore(backend, "/apps", "app"),
     appServers: new ResourceStore(backend, "/app_servers", "app server"),
+    kubeClusters: new ResourceStore(backend, "/kube_clusters", "Kubernetes cluster"),
+    kubeServers: new ResourceStore(backend, "/kube_servers", "Kubernetes server"),
     sessionTrackers: new ResourceStore(backend, "/session_trackers", "session"),
     locks: new ResourceStore(backend, "/locks", "lock"),
     cas: new ResourceStore<CaResource>(backend, "/authorities", "certificate authority"),
@@ -94,6 +100,10 @@ export function storeForKind(stores: AuthStores, kind: string): ResourceStore<St
       return stores.apps;
     case "app_server":
       return stores.appServers;
+    case "kube_cluster":
+      return stores.kubeClusters;
+    case "kube_server":
+      return stores.kubeServers;
     case "session_tracker":
       return stores.sessionTrackers;
     case "lock":

@@ -6,8 +6,8 @@ import { withStatus } from "./users.ts";
 import { validateResource } from "./validate.ts";
 
 /** Kinds the generic resource API reads, and which of them it writes. */
-export const READABLE_KINDS = ["user", "role", "token", "node", "db", "db_server", "app", "app_server", "lock", "cert_authority", "cluster_name", "cluster_auth_preference", "session_recording_config", "session_tracker"];
-const WRITABLE_KINDS = ["user", "role", "token", "node", "db", "db_server", "app", "app_server", "lock", "cluster_auth_preference", "session_recording_config", "session_tracker"];
+export const READABLE_KINDS = ["user", "role", "token", "node", "db", "db_server", "app", "app_server", "kube_cluster", "kube_server", "lock", "cert_authority", "cluster_name", "cluster_auth_preference", "session_recording_config", "session_tracker"];
+const WRITABLE_KINDS = ["user", "role", "token", "node", "db", "db_server", "app", "app_server", "kube_cluster", "kube_server", "lock", "cluster_auth_preference", "session_recording_config", "session_tracker"];
 /** Singletons kept in the cluster configuration store under their kind's name. */
 const CLUSTER_CONFIG_KINDS = ["cluster_name", "cluster_auth_preference", "session_recording_config"];
 
@@ -24,6 +24,8 @@ export function normalizeKind(kind: string): string {
     db_servers: "db_server",
     apps: "app",
     app_servers: "app_server",
+    kube_clusters: "kube_cluster",
+    kube_servers: "kube_server",
     locks: "lock",
     cas: "cert_authority",
     cert_authorities: "cert_authority",
@@ -104,8 +106,8 @@ async function auditWrite(ctx: AuthContext, kind: string, name: string, what: st
   const event =
     kind === "role"
       ? `role.${what}`
-      : kind === "user" || kind === "db" || kind === "app"
-        ? `${kind}.${what === "created" ? "create" : what === "updated" ? "update" : "delete"}`
+      : kind === "user" || kind === "db" || kind === "app" || kind === "kube_cluster"
+        ? `${kind === "kube_cluster" ? "kube" : kind}.${what === "created" ? "create" : what === "updated" ? "update" : "delete"}`
         : kind === "token"
           ? what === "deleted"
             ? "token.delete"

@@ -24,3 +24,20 @@ export {
   loadDbCert,
   removeDbCerts,
 } from "./dbcerts.ts";
+export { type DialReuse, dialProxyRoute, newDialReuse, type ProxyRouteDial, type RouteCredentials, splitHostPort } from "./proxydial.ts";
+export { dialApp, type LocalAppProxy, type LocalAppProxyOptions, refusalReason, startLocalAppProxy } from "./appproxy.ts";
+export {
+  type AppCert,
+  type AppCertPaths,
+  type AppInfo,
+  type AppLoginOptions,
+  appCertPaths,
+  appLogin,
+  appsFromServers,
+  appType,
+  findAppCert,
+  listAppCerts,
+  listApps,
+  loadAppCert,
+  removeAppCerts,
+} from "./appcerts.ts";

@@ -5,6 +5,7 @@
  */
 import os from "node:os";
 import { z } from "zod";
+import { appSchema } from "../../api/resources/index.ts";
 import {
   cidrOrIp,
   commandLabel,
@@ -171,30 +172,82 @@ const dbService = z.strictObject({
   resources: z.array(resourceMatcher).default([]),
 });
 
-const appUri = z
-  .string()
-  .refine((u) => /^(https?|tcp):\/\//.test(u) && URL.canParse(u), "expected an http://, https:// or tcp:// URI");
+/** A configured app as the `app` resource it becomes (checked by the one app schema). */
+function appDocument(a: {
+  name: string;
+  description?: string | undefined;
+  uri: string;
+  public_addr?: string | undefined;
+  labels: Record<string, string>;
+  insecure_skip_verify: boolean;
+  rewrite?: { headers: { name: string; value: string }[]; redirect: string[] } | undefined;
+}) {
+  return {
+    kind: "app",
+    version: "v3",
+    metadata: { name: a.name, labels: a.labels, ...(a.description !== undefined ? { description: a.description } : {}) },
+    spec: {
+      uri: a.uri,
+      ...(a.public_addr !== undefined ? { public_addr: a.public_addr } : {}),
+      insecure_skip_verify: a.insecure_skip_verify,
+      ...(a.rewrite ? { rewrite: a.rewrite } : {}),
+    },
+  };
+}
 
-const app = z.strictObject({
-  name: resourceName,
-  description: z.string().optional(),
-  uri: appUri,
-  public_addr: z.string().min(1).optional(),
-  labels: labels.default({}),
-  dynamic_labels: z.array(commandLabel).default([]),
-  insecure_skip_verify: flag.default(false),
-  rewrite: z
-    .strictObject({
-      headers: z.array(z.strictObject({ name: z.string().min(1), value: z.string() })).default([]),
-      redirect: z.array(z.string()).default([]),
-    })
-    .optional(),
-});
+/** Where a problem in the app resource is in the config entry: metadata.name → name, spec.uri → uri. */
+function configPathOf(path: readonly PropertyKey[]): PropertyKey[] {
+  const [head, ...rest] = path;
+  if (head === "spec") return rest;
+  if (head === "metadata") return rest;
+  return [];
+}
+
+const app = z
+  .strictObject({
+    name: z.string({ error: "expected an app name" }),
+    description: z.string().optional(),
+    uri: z.string({ error: "expected an http://, https:// or tcp://HOST:PORT URI" }),
+    public_addr: z.string().min(1).optional(),
+    /** Static labels. */
+    labels: labels.default({}),
+    /** Labels computed by running a command every period (as db_service's). */
+    dynamic_labels: z.array(commandLabel).default([]),
+    /** The same, named as ssh_service names them; both lists are used. */
+    commands: z.array(commandLabel).default([]),
+    insecure_skip_verify: flag.default(false),
+    rewrite: z
+      .strictObject({
+        /** Set on every request; values may use trait templates ({{internal.logins}}, {{external.groups}}). */
+        headers: z.array(z.strictObject({ name: z.string().min(1), value: z.string() })).default([]),
+        /** Hosts whose redirects go back to the app's public address. */
+        redirect: z.array(z.string().min(1)).default([]),
+      })
+      .optional(),
+  })
+  .superRefine((a, ctx) => {
+    const r = appSchema.safeParse(appDocument(a));
+    if (!r.success) {
+      for (const issue of r.error.issues) ctx.addIssue({ code: "custom", path: configPathOf(issue.path), message: issue.message });
+    }
+    const seen = new Set<string>();
+    for (const [field, list] of [
+      ["dynamic_labels", a.dynamic_labels],
+      ["commands", a.commands],
+    ] as const) {
+      list.forEach((c, i) => {
+        if (seen.has(c.name)) ctx.addIssue({ code: "custom", path: [field, i, "name"], message: `duplicate command label "${c.name}"` });
+        seen.add(c.name);
+      });
+    }
+  });
 
 const appService = z.strictObject({
   enabled: flag.default(true),
   apps: z.array(app).default([]).superRefine(uniqueNames("app")),
   resources: z.array(resourceMatcher).default([]),
+  /** One `app.session.request` audit event per HTTP request. */
+  audit_requests: flag.default(true),
 });
 
 const kubernetesService = z.strictObject({

@@ -92,9 +92,19 @@ db_service:
 app_service:
   enabled: no
   apps:
-    - name: grafana
-      uri: http://127.0.0.1:3000
+    - name: grafana        # lowercase letters, digits and '-': it becomes grafana.<proxy host>
+      uri: http://127.0.0.1:3000   # http://, https:// or tcp://HOST:PORT
       labels: {env: dev}
+      # public_addr: grafana.example.com
+      # insecure_skip_verify: no   # https apps with a self-signed certificate
+      # dynamic_labels: [{name: arch, command: [uname, -m], period: 1h}]
+      # rewrite:
+      #   headers: [{name: X-Grafana-User, value: "{{internal.logins}}"}]
+      #   redirect: [localhost]
+  # Also serve apps registered with "jctl create -f app.yaml" whose labels match:
+  # resources: [{labels: {env: dev}}]
+  # One audit event per HTTP request (app.session.request):
+  # audit_requests: yes
 
 kubernetes_service:
   enabled: no

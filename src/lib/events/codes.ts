@@ -54,6 +54,9 @@ export const EVENT_CODES = {
 
   // Kubernetes, apps, databases, desktops.
   "kube.request": { success: "T3009I", description: "Kubernetes API request" },
+  "kube.create": { success: "T3010I", description: "Kubernetes cluster registered (kube_cluster resource created)" },
+  "kube.update": { success: "T3011I", description: "kube_cluster resource updated" },
+  "kube.delete": { success: "T3012I", description: "kube_cluster resource deleted" },
   "app.session.start": { success: "T2007I", failure: "T2007E", description: "app session started" },
   "app.session.request": { success: "T2009I", description: "app HTTP request" },
   "app.session.end": { success: "T2011I", description: "app session ended" },

@@ -6,5 +6,6 @@
 export { isUpstreamError, toUpstreamError, UpstreamError, type UpstreamErrorCode } from "./errors.ts";
 export { type ForwardOutcome, type ForwardRequestOptions, HttpForwarder, sendUpstreamError } from "./forward.ts";
 export { connectionTokens, HOP_BY_HOP, type HeaderEdits, HeaderList, type HeaderPair, isSafeHeaderValue, isValidHeaderName, stripHopByHop } from "./headers.ts";
+export { errorPage, sendErrorPage } from "./page.ts";
 export { type LocationRewriteOptions, locationRewriter } from "./redirect.ts";
 export { type DialFn, type UpstreamOptions, type UpstreamTls } from "./upstream.ts";

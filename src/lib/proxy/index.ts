@@ -1,3 +1,4 @@
+export { AppProxy, type AppProxyOptions, type AppRefusal, type AppServerRoute, publicAddrIndex } from "./appproxy/index.ts";
 export { DbProxy, type DbProxyOptions, type DbRefusal, type DbServerRoute } from "./dbproxy/index.ts";
 export { classifyFirstBytes, type ConnHandler, type ConnInfo, Multiplexer } from "./mux.ts";
 export { type AgentInfo, type AgentRefusal, TunnelServer, type TunnelServerOptions } from "./reversetunnel/index.ts";

@@ -2,6 +2,7 @@ import net from "node:net";
 import tls from "node:tls";
 import type { Logger } from "pino";
 import { looksLikePgPreStartup } from "../../api/dbwire.ts";
+import { parseClientHello } from "./clienthello.ts";
 import { isJumpgateError } from "../../api/errors.ts";
 import { type Endpoint, parseProxyHeader } from "./proxyprotocol/index.ts";
 
@@ -34,6 +35,13 @@ export interface MuxOptions {
   /** IPs and CIDR ranges (IPv4 or IPv6) that must, and alone may, send a PROXY protocol header. */
   trustedProxyProtocolAddrs?: string[];
   log: Logger;
+}
+
+interface CertSniRoute {
+  match: (serverName: string) => boolean;
+  alpn: string[];
+  handler: ConnHandler;
+  server?: tls.Server;
 }
 
 export type FirstBytesKind = "tls" | "ssh" | "postgres" | "proxy-v1" | "proxy-v2" | "unknown" | "need-more";
@@ -72,6 +80,7 @@ export function classifyFirstBytes(buf: Buffer): FirstBytesKind {
 export class Multiplexer {
   private readonly alpnHandlers = new Map<string, ConnHandler>();
   private readonly rawHandlers = new Map<RawKind, ConnHandler>();
+  private readonly certSniRoutes: CertSniRoute[] = [];
   private readonly sockets = new Set<net.Socket>();
   private server: net.Server | undefined;
   private tls: tls.Server | undefined;
@@ -90,6 +99,17 @@ export class Multiplexer {
   setTls(pair: TlsKeyPair): void {
     this.keyPair = pair;
     this.tls?.setSecureContext({ ...pair, minVersion: "TLSv1.2" });
+    for (const r of this.certSniRoutes) r.server?.setSecureContext({ ...pair, minVersion: "TLSv1.2" });
+  }
+
+  /**
+   * TLS connections whose SNI `match`es (read from the ClientHello before the
+   * handshake) are asked for a client certificate and go to `handler`; `alpn`
+   * lists the protocols offered to them. Every other name is never asked, so
+   * browsers on the web UI see no certificate prompt.
+   */
+  handleClientCertSni(match: (serverName: string) => boolean, alpn: string[], handler: ConnHandler): void {
+    this.certSniRoutes.push({ match, alpn, handler });
   }
 
   /** Registers the handler for TLS connections that negotiated `protocol`. */
@@ -169,12 +189,20 @@ export class Multiplexer {
         const why = trusted ? "a second PROXY header" : "a PROXY header from an address not in trusted_proxy_protocol_addrs";
         return refuse(`closing connection: ${why}`, { peer: peerKey });
       }
+      // Names that need a client certificate go to their own TLS server: read the ClientHello first.
+      let certSni: CertSniRoute | undefined;
+      if (kind === "tls" && this.certSniRoutes.length > 0) {
+        const hello = parseClientHello(buf);
+        if (hello.kind === "need-more") return;
+        const name = hello.kind === "ok" ? hello.serverName : undefined;
+        if (name !== undefined) certSni = this.certSniRoutes.find((r) => r.match(name));
+      }
       socket.off("data", onData);
       socket.pause();
       socket.unshift(buf);
       clearTimeout(deadline);
       if (client) presentAs(socket, client);
-      if (kind === "tls") return this.acceptTls(socket, peerKey, client);
+      if (kind === "tls") return this.acceptTls(socket, peerKey, client, certSni);
       const raw = kind === "ssh" || kind === "postgres" ? this.rawHandlers.get(kind) : undefined;
       if (!raw) {
         this.opts.log.debug({ remoteAddr, kind }, "closing connection with unknown protocol");
@@ -218,7 +246,7 @@ export class Multiplexer {
     return server;
   }
 
-  private acceptTls(socket: net.Socket, peerKey: string, client: Endpoint | undefined): void {
+  private acceptTls(socket: net.Socket, peerKey: string, client: Endpoint | undefined, certSni?: CertSniRoute): void {
     if (client) {
       // The TLS socket reports the balancer's address (its own handle's peer); remember the client for it.
       this.proxiedTls.set(peerKey, client);
@@ -226,7 +254,40 @@ export class Multiplexer {
     }
     // From here the TLS server's handshakeTimeout is the deadline. The TLS socket
     // takes over the handle and first consumes the bytes unshifted back above.
-    this.tlsServer().emit("connection", socket);
+    (certSni ? this.certTlsServer(certSni) : this.tlsServer()).emit("connection", socket);
+  }
+
+  /**
+   * A TLS server that asks for (but does not itself require or verify) a
+   * client certificate: the route's handler verifies it against the user CA
+   * and refuses with a reason the client can show.
+   */
+  private certTlsServer(route: CertSniRoute): tls.Server {
+    if (route.server) return route.server;
+    const server = tls.createServer({
+      ...this.keyPair,
+      minVersion: "TLSv1.2",
+      handshakeTimeout: this.opts.handshakeTimeoutMs ?? 10_000,
+      requestCert: true,
+      rejectUnauthorized: false,
+      ALPNCallback: ({ protocols: offered }) => offered.find((p) => route.alpn.includes(p)),
+    });
+    server.on("secureConnection", (s: tls.TLSSocket) => {
+      s.on("error", () => s.destroy());
+      const client = this.takeProxied(s);
+      if (client) presentAs(s, client);
+      const info: ConnInfo = { remoteAddr: `${s.remoteAddress ?? "?"}:${s.remotePort ?? 0}` };
+      if (typeof s.alpnProtocol === "string") info.alpn = s.alpnProtocol;
+      const serverName = (s as tls.TLSSocket & { servername?: string | false }).servername;
+      if (typeof serverName === "string") info.serverName = serverName;
+      route.handler(s, info);
+    });
+    server.on("tlsClientError", (_err, s) => {
+      this.takeProxied(s);
+      s.destroy();
+    });
+    route.server = server;
+    return server;
   }
 
   private takeProxied(s: net.Socket): Endpoint | undefined {

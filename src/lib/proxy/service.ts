@@ -3,6 +3,7 @@ import net from "node:net";
 import type { Duplex } from "node:stream";
 import type { Logger } from "pino";
 import type { AuthClient } from "../../api/authclient.ts";
+import { APP_ALPN, TCP_APP_ALPN } from "../../api/appwire.ts";
 import { ALPN } from "../../api/constants.ts";
 import { Multiplexer } from "./mux.ts";
 import { createWebServer } from "./web/server.ts";
@@ -24,6 +25,17 @@ export interface ProxyOptions {
   /** When given, serves Postgres clients at the port and the `jumpgate-postgres`/`jumpgate-mysql` routes (a DbProxy). */
   dbProxy?: {
     handlePostgres(socket: Duplex, info: { remoteAddr: string }): void;
+    handleAlpn(stream: Duplex, info: { remoteAddr: string; alpn?: string }): void;
+  };
+  /**
+   * When given, serves apps (an AppProxy): TLS connections whose server name is
+   * an app host go to a separate HTTP server for apps, and the `jumpgate-app` /
+   * `jumpgate-tcp` routes to its `jsh proxy app` side.
+   */
+  appProxy?: {
+    isAppHost(serverName: string | undefined): boolean | Promise<boolean>;
+    handle(req: http.IncomingMessage, res: http.ServerResponse): void;
+    upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void;
     handleAlpn(stream: Duplex, info: { remoteAddr: string; alpn?: string }): void;
   };
   /** Idle expiry of web sessions (`proxy_service.web_idle_timeout`); default 30 min. */
@@ -60,7 +72,27 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyService> {
   );
   web.on("clientError", (_e, s) => s.destroy());
   web.on("upgrade", webServer.upgrade);
-  mux.handleAlpn(ALPN.http1, (s) => web.emit("connection", s));
+  const { appProxy } = opts;
+  // Apps stream: no request deadline (long uploads, downloads, event streams); idle keep-alive still ends.
+  const apps = appProxy
+    ? http.createServer({ requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 5_000, maxHeaderSize: 16 * 1024 }, appProxy.handle)
+    : undefined;
+  if (apps && appProxy) {
+    apps.on("clientError", (_e, s) => s.destroy());
+    apps.on("upgrade", appProxy.upgrade);
+    mux.handleAlpn(APP_ALPN, (s, info) => appProxy.handleAlpn(s, info));
+    mux.handleAlpn(TCP_APP_ALPN, (s, info) => appProxy.handleAlpn(s, info));
+  }
+  mux.handleAlpn(ALPN.http1, (s, info) => {
+    // The TLS server name picks the server: an app's host, or the web UI and API.
+    const routed = apps && appProxy ? appProxy.isAppHost(info.serverName) : false;
+    if (typeof routed === "boolean") (routed && apps ? apps : web).emit("connection", s);
+    else
+      routed.then(
+        (isApp) => (isApp && apps ? apps : web).emit("connection", s),
+        () => s.destroy(),
+      );
+  });
   mux.handleAlpn(ALPN.auth, (s) => {
     // Admin clients run TLS to Auth inside this stream: the proxy never sees their keys.
     const upstream = net.connect(opts.authAddr.port, opts.authAddr.host);
@@ -94,7 +126,8 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyService> {
       webServer.close();
       await mux.close();
       web.closeAllConnections();
-      await new Promise<void>((r) => web.close(() => r()));
+      apps?.closeAllConnections();
+      await Promise.all([new Promise<void>((r) => web.close(() => r())), apps ? new Promise<void>((r) => apps.close(() => r())) : undefined]);
     },
   };
 }

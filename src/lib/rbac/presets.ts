@@ -26,6 +26,7 @@ const EDITOR_RESOURCES = [
   "app",
   "app_server",
   "kube_cluster",
+  "kube_server",
   "windows_desktop",
   "lock",
   "bot",

@@ -12,8 +12,10 @@ import type { CommandLabelSpec } from "../srv/agent/index.ts";
 import { type AuthPart, localHostIdentity, startAuthPart } from "./auth-part.ts";
 import { hostUuid } from "./identity.ts";
 import { type DbPartOptions, startDbPart } from "./db-part.ts";
+import { type AppPartOptions, startAppPart } from "./app-part.ts";
 import { startNodePart } from "./node-part.ts";
 import { startProxyDb } from "./proxy-db.ts";
+import { startProxyApp } from "./proxy-app.ts";
 import { startProxySsh } from "./proxy-part.ts";
 import { proxyKeyPair } from "./proxy-tls.ts";
 import { renewingAuthClient } from "./renewing.ts";
@@ -54,6 +56,8 @@ export interface ProcessOptions {
   };
   /** The Database Service (`db_service`). */
   db?: Pick<DbPartOptions, "databases" | "resources">;
+  /** The Application Service (`app_service`). */
+  app?: Pick<AppPartOptions, "apps" | "resources" | "auditRequests">;
   /** Agents without a local Auth Service join through this proxy. */
   join?: { proxyAddr: string; token?: string; insecure: boolean };
   /** Demo mode: create the first admin and print the sign-up link. */
@@ -149,6 +153,20 @@ export async function startProcess(opts: ProcessOptions): Promise<RunningProcess
         log,
       });
       closers.push(async () => proxyDb.close());
+      const proxyApp = await startProxyApp({
+        auth: authClient,
+        tunnels: proxySsh.tunnels,
+        publicAddr: p.publicAddr,
+        // `jsh proxy app` checks this certificate inside the jumpgate-app route, as jsh db does on the database route.
+        issueTls: async () => {
+          const id = await localHostIdentity(server, hostId, opts.nodeName, "proxy", [host], isIP(host) ? [] : [host]);
+          return { cert: id.certs.tlsCert, key: id.keys.tls.privateKey.export({ format: "pem", type: "pkcs8" }).toString() };
+        },
+        renewMs: HOST_RENEW_MS,
+        clock: systemClock,
+        log,
+      });
+      closers.push(async () => proxyApp.close());
       const pair = await proxyKeyPair(opts.dataDir, p.httpsKeyPairs, [host]);
       proxyCert = pair.cert;
       proxy = await startProxy({
@@ -162,6 +180,7 @@ export async function startProcess(opts: ProcessOptions): Promise<RunningProcess
         sshProxy: proxySsh.ssh,
         reverseTunnel: proxySsh.tunnels,
         dbProxy: proxyDb.db,
+        appProxy: proxyApp.app,
         ...(p.webIdleTimeoutMs ? { webIdleTimeoutMs: p.webIdleTimeoutMs } : {}),
         ...(p.trustedProxyProtocolAddrs?.length ? { trustedProxyProtocolAddrs: p.trustedProxyProtocolAddrs } : {}),
       });
@@ -223,6 +242,32 @@ export async function startProcess(opts: ProcessOptions): Promise<RunningProcess
       clusterName = part.clusterName;
       closers.push(() => part.close());
       log.info({ nodeName: opts.nodeName, databases: opts.db.databases.map((d) => d.name) }, "Database Service is running");
+    }
+
+    if (opts.app) {
+      const proxyLocal = proxy && opts.proxy ? `${loopback(opts.proxy.listen.host)}:${proxy.port}` : undefined;
+      const part = await startAppPart({
+        dataDir: opts.dataDir,
+        nodeName: opts.nodeName,
+        apps: opts.app.apps,
+        resources: opts.app.resources,
+        ...(opts.app.auditRequests !== undefined ? { auditRequests: opts.app.auditRequests } : {}),
+        log,
+        ...(auth
+          ? {
+              local: {
+                server: auth.server,
+                authAddr: `${auth.localAddr.host}:${auth.localAddr.port}`,
+                ...(proxyLocal ? { proxyAddr: proxyLocal } : {}),
+                ...(proxyCert ? { proxyCert } : {}),
+              },
+            }
+          : {}),
+        ...(opts.join ? { join: opts.join } : {}),
+      });
+      clusterName = part.clusterName;
+      closers.push(() => part.close());
+      log.info({ nodeName: opts.nodeName, apps: opts.app.apps.map((a) => a.name) }, "Application Service is running");
     }
 
     if (opts.demo && auth) await announceFirstAdmin(auth.server, opts, proxy);

@@ -5,8 +5,9 @@ import { ErrorMessage, Loading, useLoad } from "../ui.tsx";
 
 type SortKey = "name" | "kind" | "description";
 
-// The connect help for databases loads on first use (not on the first page).
+// The connect help for databases and TCP apps loads on first use (not on the first page).
 const DbConnectDialog = lazy(() => import("./DbConnect.tsx"));
+const AppConnectDialog = lazy(() => import("./AppConnect.tsx"));
 
 /**
  * How each kind of the one resource model shows: its badge, and what its
@@ -60,11 +61,40 @@ function DbConnect({ r }: { r: Resource }) {
   );
 }
 
+/**
+ * An HTTP app opens in a new tab through the proxy's launch page (which starts
+ * an app session); a TCP app gets the `jsh proxy app` help.
+ */
+function AppConnect({ r }: { r: Resource }) {
+  const [open, setOpen] = useState(false);
+  if (r.sub_kind !== "tcp" && r.launch_url) {
+    return (
+      <a className="button primary" href={r.launch_url} target="_blank" rel="noopener" aria-label={`Launch app ${r.name} (opens a new tab)`}>
+        Launch
+      </a>
+    );
+  }
+  return (
+    <>
+      <button type="button" className="primary" aria-haspopup="dialog" onClick={() => setOpen(true)} aria-label={`Connect to app ${r.name}`}>
+        Connect
+      </button>
+      {open ? (
+        <Suspense fallback={<span className="muted">Loading…</span>}>
+          <AppConnectDialog r={r} onClose={() => setOpen(false)} />
+        </Suspense>
+      ) : null}
+    </>
+  );
+}
+
 const PROTOCOLS: Record<string, string> = { postgres: "postgres", mysql: "mysql" };
+const APP_TYPES: Record<string, string> = { http: "HTTP", tcp: "TCP" };
 
 const KINDS: Record<string, KindView> = {
   node: { badge: () => "Server", Connect: NodeConnect },
   db: { badge: (r) => `Database · ${PROTOCOLS[r.sub_kind] ?? r.sub_kind}`, Connect: DbConnect },
+  app: { badge: (r) => `App · ${APP_TYPES[r.sub_kind] ?? r.sub_kind}`, Connect: AppConnect },
 };
 
 const GENERIC: KindView = { badge: (r) => r.kind, Connect: () => <span className="muted">—</span> };
@@ -85,7 +115,7 @@ function ResourceRow({ r, onLabel }: { r: Resource; onLabel: (k: string, v: stri
         <span className={`badge kind-${r.kind}`}>{view.badge(r)}</span>
       </td>
       <td className="name">{r.name}</td>
-      <td className="mono">{r.description}</td>
+      <td className="mono">{r.description || r.public_addr}</td>
       <td className="labels">
         {Object.entries(r.labels)
           .sort(([a], [b]) => a.localeCompare(b))
@@ -117,7 +147,7 @@ export function ResourcesPage() {
     const items = (data?.items ?? []).filter((r) => {
       for (const [k, v] of filters) if (r.labels[k] !== v) return false;
       if (!q) return true;
-      const hay = [r.name, r.description, r.kind, viewOf(r).badge(r), ...Object.entries(r.labels).map(([k, v]) => `${k}=${v}`)].join(" ").toLowerCase();
+      const hay = [r.name, r.description, r.public_addr ?? "", r.kind, viewOf(r).badge(r), ...Object.entries(r.labels).map(([k, v]) => `${k}=${v}`)].join(" ").toLowerCase();
       return q.split(/\s+/).every((w) => hay.includes(w));
     });
     const dir = sort.asc ? 1 : -1;

@@ -27,7 +27,10 @@ import { canSeeNode, certsToProto, guardGrant, guardRoles, isAudited, traitsFrom
 import { watchResources } from "./watch.ts";
 import { authenticateWebSessionRpc, createWebSessionRpc, deleteWebSessionRpc } from "./websession-handlers.ts";
 import { generateForwardingHostCert, generateForwardingUserCert } from "./forwarding-handlers.ts";
+import { appRouteFor } from "../apps.ts";
+import { authenticateAppSessionRpc, createAppSessionRpc, deleteAppSessionRpc, generateAppTokenRpc } from "./app-rpc.ts";
 import { APP_SERVER, guardAppServerHeartbeat, isOwnAppServerDelete, visibleAppServers } from "./app-handlers.ts";
+import { guardKubeServerHeartbeat, isOwnKubeServerDelete, KUBE_SERVER, visibleKubeServers } from "./kube-handlers.ts";
 import { DB_SERVER, databaseRouteFor, generateDatabaseCert, guardDbServerHeartbeat, isOwnDbServerDelete, visibleDbServers } from "./db-handlers.ts";
 
 /** Audit events one EmitAuditEvent call may carry (agents send 64 at a time). */
@@ -107,6 +110,10 @@ export function authServiceImpl(server: AuthServer): ServiceImpl<typeof AuthServ
         // And apps: the app_server entries whose app the user's app_labels match.
         return { resources: visibleAppServers(c.checker, await listResources(ctx, APP_SERVER)).map(toProto) };
       }
+      if (c.kind === "user" && normalizeKind(req.kind) === KUBE_SERVER && !c.checker.checkRule(KUBE_SERVER, "list").allowed) {
+        // And Kubernetes clusters: the kube_server entries whose cluster the user's kubernetes_labels match.
+        return { resources: visibleKubeServers(c.checker, await listResources(ctx, KUBE_SERVER)).map(toProto) };
+      }
       requireRule(c, normalizeKind(req.kind), "list");
       return { resources: (await listResources(ctx, req.kind)).map(toProto) };
     }),
@@ -117,11 +124,12 @@ export function authServiceImpl(server: AuthServer): ServiceImpl<typeof AuthServ
       const heartbeat =
         (c.kind === "host" && kind === "node" && c.systemRoles.includes("node")) ||
         (kind === DB_SERVER && guardDbServerHeartbeat(c, doc)) ||
-        (kind === APP_SERVER && guardAppServerHeartbeat(c, doc));
+        (kind === APP_SERVER && guardAppServerHeartbeat(c, doc)) ||
+        (kind === KUBE_SERVER && guardKubeServerHeartbeat(c, doc));
       let quiet = heartbeat;
       if (kind === SESSION_TRACKER) {
         quiet = await guardSessionTrackerWrite(ctx, c, doc, req.overwrite ? ["update", "create"] : ["create"]);
-      } else if (heartbeat && (kind === DB_SERVER || kind === APP_SERVER)) {
+      } else if (heartbeat && (kind === DB_SERVER || kind === APP_SERVER || kind === KUBE_SERVER)) {
         // guardDbServerHeartbeat / guardAppServerHeartbeat checked that the entries are this service's own.
       } else if (heartbeat) {
         // Heartbeats: a node writes only its own entry.
@@ -141,7 +149,7 @@ export function authServiceImpl(server: AuthServer): ServiceImpl<typeof AuthServ
 
     deleteResource: wrap(async (req, c) => {
       const k = normalizeKind(req.kind);
-      if (!isOwnDbServerDelete(c, k, req.name) && !isOwnAppServerDelete(c, k, req.name)) requireRule(c, normalizeKind(req.kind), "delete");
+      if (!isOwnDbServerDelete(c, k, req.name) && !isOwnAppServerDelete(c, k, req.name) && !isOwnKubeServerDelete(c, k, req.name)) requireRule(c, normalizeKind(req.kind), "delete");
       await deleteResource(ctx, req.kind, req.name, callerName(c));
       return {};
     }),
@@ -250,7 +258,11 @@ export function authServiceImpl(server: AuthServer): ServiceImpl<typeof AuthServ
       // jsh db login: the route goes into the certificate only if the target's roles allow it.
       const checker = c.kind === "user" ? c.checker : await checkerFor(ctx, target);
       const routeToDatabase = await databaseRouteFor(ctx, checker, req.routeToDatabase);
-      const certs = await issueUserCerts(ctx, target, req, ttl, routeToDatabase ? { routeToDatabase } : {});
+      // jsh apps login: the same for an app (app_labels).
+      const appName = req.routeToApp?.name ?? "";
+      if (appName !== "" && routeToDatabase) throw badParameter("a certificate routes to a database or to an app, not both");
+      const routeToApp = appName !== "" ? (await appRouteFor(ctx, checker, appName)).route : undefined;
+      const certs = await issueUserCerts(ctx, target, req, ttl, { ...(routeToDatabase ? { routeToDatabase } : {}), ...(routeToApp ? { routeToApp } : {}) });
       return certsToProto(certs);
     }),
 
@@ -365,6 +377,11 @@ export function authServiceImpl(server: AuthServer): ServiceImpl<typeof AuthServ
     generateForwardingHostCert: wrap((req, c) => generateForwardingHostCert(ctx, c, req)),
     // A message, not a plain object: the fast unary path (server.ts FAST_METHODS) encodes it as it is.
     generateDatabaseCert: wrap(async (req, c) => create(DatabaseCertSchema, await generateDatabaseCert(ctx, c, req))),
+
+    createAppSession: wrap((req, c) => createAppSessionRpc(ctx, c, req)),
+    authenticateAppSession: wrap((req, c) => authenticateAppSessionRpc(ctx, c, req)),
+    deleteAppSession: wrap((req, c) => deleteAppSessionRpc(ctx, c, req)),
+    generateAppToken: wrap((req, c) => generateAppTokenRpc(ctx, c, req)),
 
     searchEvents: wrap(async (req, c) => {
       requireRule(c, "event", "list");

@@ -14,6 +14,8 @@ const PREFIX: Record<string, string> = {
   db_server: "/db_servers/",
   app: "/apps/",
   app_server: "/app_servers/",
+  kube_cluster: "/kube_clusters/",
+  kube_server: "/kube_servers/",
 };
 
 /** Streams resource changes; the first event ("init") says the watch is live. */

@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import type { AuthClient } from "../../../api/authclient.ts";
 import { type Clock, systemClock } from "../../../api/clock.ts";
 import { isJumpgateError, notFound } from "../../../api/errors.ts";
+import { LAUNCH_PATH, launchApp } from "../appproxy/index.ts";
 import type { AuthedRoute } from "./context.ts";
 import { sendError } from "./http.ts";
 import { fallbackPages, publicRoutes, type PublicRoute } from "./public-routes.ts";
@@ -74,6 +75,16 @@ export function createWebServer(deps: WebDeps): WebServer {
       // No session here: a browser's cross-site form or fetch is refused by its Origin.
       if (isStateChanging(method)) requireOrigin(req, deps.publicAddr);
       return pub.fn(req, res, pub.params);
+    }
+    const launch = method === "GET" ? LAUNCH_PATH.exec(path) : null;
+    if (launch) {
+      // A navigation to the user's own app: the cookie suffices (no CSRF token); without a session, sign in first.
+      const cookie = readSessionCookie(req);
+      const dead = (e: unknown) => (isJumpgateError(e, "unauthenticated") ? undefined : Promise.reject(e));
+      const who = cookie ? await sessions.resolve(cookie).catch(dead) : undefined;
+      if (cookie && !who) res.setHeader("set-cookie", clearedCookie());
+      const here = `${url.pathname}${url.search}`;
+      return launchApp(res, { app: launch[1] ?? "", path: url.searchParams.get("path"), here, proxyPublicAddr: deps.publicAddr, client: who?.user.client });
     }
     if (path === "/webapi/sessions" && method === "POST") {
       requireOrigin(req, deps.publicAddr);

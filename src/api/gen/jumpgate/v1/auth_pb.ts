@@ -13,7 +13,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file jumpgate/v1/auth.proto.
  */
 export const file_jumpgate_v1_auth: GenFile = /*@__PURE__*/
-  fileDesc("ChZqdW1wZ2F0ZS92MS9hdXRoLnByb3RvEgtqdW1wZ2F0ZS52MSJoChVFbWl0QXVkaXRFdmVudFJlcXVlc3QSJgoFZXZlbnQYASABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EicKBmV2ZW50cxgCIAMoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QiGAoWRW1pdEF1ZGl0RXZlbnRSZXNwb25zZSKLAQoaVXBsb2FkUmVjb3JkaW5nUGFydFJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIOCgZvZmZzZXQYAiABKAMSDAoEZGF0YRgDIAEoDBIQCghjb21wbGV0ZRgEIAEoCBIpCghtZXRhZGF0YRgFIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QiKwobVXBsb2FkUmVjb3JkaW5nUGFydFJlc3BvbnNlEgwKBHNpemUYASABKAMiQAoVTGlzdFJlY29yZGluZ3NSZXF1ZXN0EgwKBGZyb20YASABKAkSCgoCdG8YAiABKAkSDQoFbGltaXQYAyABKAUibgoNUmVjb3JkaW5nSW5mbxISCgpzZXNzaW9uX2lkGAEgASgJEikKCG1ldGFkYXRhGAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIMCgRzaXplGAMgASgDEhAKCGNvbXBsZXRlGAQgASgIIkgKFkxpc3RSZWNvcmRpbmdzUmVzcG9uc2USLgoKcmVjb3JkaW5ncxgBIAMoCzIaLmp1bXBnYXRlLnYxLlJlY29yZGluZ0luZm8iKQoTR2V0UmVjb3JkaW5nUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJIh4KDlJlY29yZGluZ0NodW5rEgwKBGRhdGEYASABKAwiDQoLUGluZ1JlcXVlc3QiUwoMUGluZ1Jlc3BvbnNlEhQKDGNsdXN0ZXJfbmFtZRgBIAEoCRIWCg5zZXJ2ZXJfdmVyc2lvbhgCIAEoCRIVCg1zZWNvbmRfZmFjdG9yGAMgASgJIg8KDVN0YXR1c1JlcXVlc3QiTAoIQ0FTdGF0dXMSDAoEdHlwZRgBIAEoCRIYChBzc2hfZmluZ2VycHJpbnRzGAIgAygJEhgKEHRsc19maW5nZXJwcmludHMYAyADKAkiewoOU3RhdHVzUmVzcG9uc2USFAoMY2x1c3Rlcl9uYW1lGAEgASgJEhYKDnNlcnZlcl92ZXJzaW9uGAIgASgJEioKC2F1dGhvcml0aWVzGAMgAygLMhUuanVtcGdhdGUudjEuQ0FTdGF0dXMSDwoHc3RvcmFnZRgEIAEoCSIwChJHZXRSZXNvdXJjZVJlcXVlc3QSDAoEa2luZBgBIAEoCRIMCgRuYW1lGAIgASgJIiQKFExpc3RSZXNvdXJjZXNSZXF1ZXN0EgwKBGtpbmQYASABKAkiQQoVTGlzdFJlc291cmNlc1Jlc3BvbnNlEigKCXJlc291cmNlcxgBIAMoCzIVLmp1bXBnYXRlLnYxLlJlc291cmNlIlMKFVVwc2VydFJlc291cmNlUmVxdWVzdBInCghyZXNvdXJjZRgBIAEoCzIVLmp1bXBnYXRlLnYxLlJlc291cmNlEhEKCW92ZXJ3cml0ZRgCIAEoCCIzChVEZWxldGVSZXNvdXJjZVJlcXVlc3QSDAoEa2luZBgBIAEoCRIMCgRuYW1lGAIgASgJIhgKFkRlbGV0ZVJlc291cmNlUmVzcG9uc2UiNAoMV2F0Y2hSZXF1ZXN0Eg0KBWtpbmRzGAEgAygJEhUKDWZyb21fcmV2aXNpb24YAiABKAMicQoKV2F0Y2hFdmVudBIMCgR0eXBlGAEgASgJEhAKCHJldmlzaW9uGAIgASgDEgwKBGtpbmQYAyABKAkSDAoEbmFtZRgEIAEoCRInCghyZXNvdXJjZRgFIAEoCzIVLmp1bXBnYXRlLnYxLlJlc291cmNlIrQBChFDcmVhdGVVc2VyUmVxdWVzdBIMCgRuYW1lGAEgASgJEg0KBXJvbGVzGAIgAygJEjoKBnRyYWl0cxgDIAMoCzIqLmp1bXBnYXRlLnYxLkNyZWF0ZVVzZXJSZXF1ZXN0LlRyYWl0c0VudHJ5GkYKC1RyYWl0c0VudHJ5EgsKA2tleRgBIAEoCRImCgV2YWx1ZRgCIAEoCzIXLmp1bXBnYXRlLnYxLlN0cmluZ0xpc3Q6AjgBIhwKClN0cmluZ0xpc3QSDgoGdmFsdWVzGAEgAygJInQKEkNyZWF0ZVVzZXJSZXNwb25zZRIjCgR1c2VyGAEgASgLMhUuanVtcGdhdGUudjEuUmVzb3VyY2USFAoMaW52aXRlX3Rva2VuGAIgASgJEhIKCmludml0ZV91cmwYAyABKAkSDwoHZXhwaXJlcxgEIAEoCSLbAQoRVXBkYXRlVXNlclJlcXVlc3QSDAoEbmFtZRgBIAEoCRINCgVyb2xlcxgCIAMoCRIRCglzZXRfcm9sZXMYAyABKAgSOgoGdHJhaXRzGAQgAygLMiouanVtcGdhdGUudjEuVXBkYXRlVXNlclJlcXVlc3QuVHJhaXRzRW50cnkSEgoKc2V0X3RyYWl0cxgFIAEoCBpGCgtUcmFpdHNFbnRyeRILCgNrZXkYASABKAkSJgoFdmFsdWUYAiABKAsyFy5qdW1wZ2F0ZS52MS5TdHJpbmdMaXN0OgI4ASIgChBSZXNldFVzZXJSZXF1ZXN0EgwKBG5hbWUYASABKAkiIQoQR2V0SW52aXRlUmVxdWVzdBINCgV0b2tlbhgBIAEoCSKFAQoRR2V0SW52aXRlUmVzcG9uc2USDAoEdXNlchgBIAEoCRIPCgdleHBpcmVzGAIgASgJEhUKDXNlY29uZF9mYWN0b3IYAyABKAkSEwoLdG90cF9zZWNyZXQYBCABKAkSEAoIdG90cF91cmwYBSABKAkSEwoLdG90cF9xcl9zdmcYBiABKAkiSwoVQ29tcGxldGVJbnZpdGVSZXF1ZXN0Eg0KBXRva2VuGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJEhEKCXRvdHBfY29kZRgDIAEoCSImChZDb21wbGV0ZUludml0ZVJlc3BvbnNlEgwKBHVzZXIYASABKAkioAEKF0F1dGhlbnRpY2F0ZVVzZXJSZXF1ZXN0EgwKBHVzZXIYASABKAkSEAoIcGFzc3dvcmQYAiABKAkSCwoDb3RwGAMgASgJEhYKDnNzaF9wdWJsaWNfa2V5GAQgASgJEhYKDnRsc19wdWJsaWNfa2V5GAUgASgJEhMKC3R0bF9zZWNvbmRzGAYgASgDEhMKC2NsaWVudF9hZGRyGAcgASgJIqYBChhHZW5lcmF0ZVVzZXJDZXJ0c1JlcXVlc3QSFgoOc3NoX3B1YmxpY19rZXkYASABKAkSFgoOdGxzX3B1YmxpY19rZXkYAiABKAkSEwoLdHRsX3NlY29uZHMYAyABKAMSDAoEdXNlchgEIAEoCRI3ChFyb3V0ZV90b19kYXRhYmFzZRgFIAEoCzIcLmp1bXBnYXRlLnYxLlJvdXRlVG9EYXRhYmFzZSJdCg9Sb3V0ZVRvRGF0YWJhc2USFAoMc2VydmljZV9uYW1lGAEgASgJEhAKCHByb3RvY29sGAIgASgJEhAKCHVzZXJuYW1lGAMgASgJEhAKCGRhdGFiYXNlGAQgASgJIrgBChhHZW5lcmF0ZUhvc3RDZXJ0c1JlcXVlc3QSDwoHaG9zdF9pZBgBIAEoCRIRCglub2RlX25hbWUYAiABKAkSEgoKcHJpbmNpcGFscxgDIAMoCRIRCglkbnNfbmFtZXMYBCADKAkSDAoEcm9sZRgFIAEoCRIWCg5zc2hfcHVibGljX2tleRgGIAEoCRIWCg50bHNfcHVibGljX2tleRgHIAEoCRITCgt0dGxfc2Vjb25kcxgIIAEoAyLWAQoFQ2VydHMSEAoIc3NoX2NlcnQYASABKAkSEAoIdGxzX2NlcnQYAiABKAkSFAoMdGxzX2NhX2NlcnRzGAMgAygJEhMKC3NzaF9jYV9rZXlzGAQgAygJEhQKDGNsdXN0ZXJfbmFtZRgFIAEoCRIQCgh1c2VybmFtZRgGIAEoCRINCgVyb2xlcxgHIAMoCRIOCgZsb2dpbnMYCCADKAkSDwoHZXhwaXJlcxgJIAEoCRIPCgdob3N0X2lkGAogASgJEhUKDWhvc3RfY2FfY2VydHMYCyADKAkiyAEKGVJlZ2lzdGVyVXNpbmdUb2tlblJlcXVlc3QSDQoFdG9rZW4YASABKAkSDwoHaG9zdF9pZBgCIAEoCRIRCglub2RlX25hbWUYAyABKAkSDAoEcm9sZRgEIAEoCRIRCglkbnNfbmFtZXMYBSADKAkSEgoKcHJpbmNpcGFscxgGIAMoCRIWCg5zc2hfcHVibGljX2tleRgHIAEoCRIWCg50bHNfcHVibGljX2tleRgIIAEoCRITCgtyZW1vdGVfYWRkchgJIAEoCSJGChJDcmVhdGVUb2tlblJlcXVlc3QSDQoFcm9sZXMYASADKAkSEwoLdHRsX3NlY29uZHMYAiABKAMSDAoEbmFtZRgDIAEoCSIoChhFeHBvcnRBdXRob3JpdGllc1JlcXVlc3QSDAoEdHlwZRgBIAEoCSJdChlFeHBvcnRBdXRob3JpdGllc1Jlc3BvbnNlEhcKD3NzaF9wdWJsaWNfa2V5cxgBIAMoCRIRCgl0bHNfY2VydHMYAiADKAkSFAoMY2x1c3Rlcl9uYW1lGAMgASgJIn0KE1NlYXJjaEV2ZW50c1JlcXVlc3QSDAoEZnJvbRgBIAEoCRIKCgJ0bxgCIAEoCRINCgV0eXBlcxgDIAMoCRIMCgR1c2VyGAQgASgJEg0KBWxpbWl0GAUgASgFEhEKCXN0YXJ0X2tleRgGIAEoCRINCgVvcmRlchgHIAEoCSJRChRTZWFyY2hFdmVudHNSZXNwb25zZRInCgZldmVudHMYASADKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhAKCG5leHRfa2V5GAIgASgJInkKF0NyZWF0ZVdlYlNlc3Npb25SZXF1ZXN0EgwKBHVzZXIYASABKAkSEAoIcGFzc3dvcmQYAiABKAkSCwoDb3RwGAMgASgJEhMKC2NsaWVudF9hZGRyGAQgASgJEhwKFGlkbGVfdGltZW91dF9zZWNvbmRzGAUgASgDItMCCgpXZWJTZXNzaW9uEgoKAmlkGAEgASgJEg4KBmNvb2tpZRgCIAEoCRIMCgR1c2VyGAMgASgJEg0KBXJvbGVzGAQgAygJEg4KBmxvZ2lucxgFIAMoCRISCgpjc3JmX3Rva2VuGAYgASgJEg8KB2V4cGlyZXMYByABKAkSFAoMaWRsZV9leHBpcmVzGAggASgJEhwKFGlkbGVfdGltZW91dF9zZWNvbmRzGAkgASgDEhQKDGNsdXN0ZXJfbmFtZRgKIAEoCRIQCghzc2hfY2VydBgLIAEoCRIXCg9zc2hfcHJpdmF0ZV9rZXkYDCABKAkSEAoIdGxzX2NlcnQYDSABKAkSFwoPdGxzX3ByaXZhdGVfa2V5GA4gASgJEhUKDWhvc3RfY2FfY2VydHMYDyADKAkSIAoDYWNsGBAgASgLMhMuanVtcGdhdGUudjEuV2ViQWNsImsKBldlYkFjbBINCgV1c2VycxgBIAEoCBINCgVyb2xlcxgCIAEoCBIOCgZ0b2tlbnMYAyABKAgSDQoFYXVkaXQYBCABKAgSEgoKcmVjb3JkaW5ncxgFIAEoCBIQCghzZXNzaW9ucxgGIAEoCCIvCh1BdXRoZW50aWNhdGVXZWJTZXNzaW9uUmVxdWVzdBIOCgZjb29raWUYASABKAkiPgoXRGVsZXRlV2ViU2Vzc2lvblJlcXVlc3QSDgoGY29va2llGAEgASgJEhMKC2NsaWVudF9hZGRyGAIgASgJIhoKGERlbGV0ZVdlYlNlc3Npb25SZXNwb25zZSKRAQohR2VuZXJhdGVGb3J3YXJkaW5nVXNlckNlcnRSZXF1ZXN0EgwKBHVzZXIYASABKAkSDQoFbG9naW4YAiABKAkSDwoHaG9zdF9pZBgDIAEoCRIWCg5zc2hfcHVibGljX2tleRgEIAEoCRITCgt0dGxfc2Vjb25kcxgFIAEoAxIRCglub3RfYWZ0ZXIYBiABKAkiTAohR2VuZXJhdGVGb3J3YXJkaW5nSG9zdENlcnRSZXF1ZXN0Eg8KB2hvc3RfaWQYASABKAkSFgoOc3NoX3B1YmxpY19rZXkYAiABKAkiRwoORm9yd2FyZGluZ0NlcnQSEAoIc3NoX2NlcnQYASABKAkSEgoKcHJpbmNpcGFscxgCIAMoCRIPCgdleHBpcmVzGAMgASgJIoMBChtHZW5lcmF0ZURhdGFiYXNlQ2VydFJlcXVlc3QSFgoOdGxzX3B1YmxpY19rZXkYASABKAkSDwoHZGJfdXNlchgCIAEoCRIQCghkYXRhYmFzZRgDIAEoCRIUCgxzZXJ2ZXJfbmFtZXMYBCADKAkSEwoLdHRsX3NlY29uZHMYBSABKAMiPwoMRGF0YWJhc2VDZXJ0EgwKBGNlcnQYASABKAkSEAoIY2FfY2VydHMYAiADKAkSDwoHZXhwaXJlcxgDIAEoCTKSEwoLQXV0aFNlcnZpY2USOwoEUGluZxIYLmp1bXBnYXRlLnYxLlBpbmdSZXF1ZXN0GhkuanVtcGdhdGUudjEuUGluZ1Jlc3BvbnNlEkEKBlN0YXR1cxIaLmp1bXBnYXRlLnYxLlN0YXR1c1JlcXVlc3QaGy5qdW1wZ2F0ZS52MS5TdGF0dXNSZXNwb25zZRJFCgtHZXRSZXNvdXJjZRIfLmp1bXBnYXRlLnYxLkdldFJlc291cmNlUmVxdWVzdBoVLmp1bXBnYXRlLnYxLlJlc291cmNlElYKDUxpc3RSZXNvdXJjZXMSIS5qdW1wZ2F0ZS52MS5MaXN0UmVzb3VyY2VzUmVxdWVzdBoiLmp1bXBnYXRlLnYxLkxpc3RSZXNvdXJjZXNSZXNwb25zZRJLCg5VcHNlcnRSZXNvdXJjZRIiLmp1bXBnYXRlLnYxLlVwc2VydFJlc291cmNlUmVxdWVzdBoVLmp1bXBnYXRlLnYxLlJlc291cmNlElkKDkRlbGV0ZVJlc291cmNlEiIuanVtcGdhdGUudjEuRGVsZXRlUmVzb3VyY2VSZXF1ZXN0GiMuanVtcGdhdGUudjEuRGVsZXRlUmVzb3VyY2VSZXNwb25zZRI9CgVXYXRjaBIZLmp1bXBnYXRlLnYxLldhdGNoUmVxdWVzdBoXLmp1bXBnYXRlLnYxLldhdGNoRXZlbnQwARJNCgpDcmVhdGVVc2VyEh4uanVtcGdhdGUudjEuQ3JlYXRlVXNlclJlcXVlc3QaHy5qdW1wZ2F0ZS52MS5DcmVhdGVVc2VyUmVzcG9uc2USQwoKVXBkYXRlVXNlchIeLmp1bXBnYXRlLnYxLlVwZGF0ZVVzZXJSZXF1ZXN0GhUuanVtcGdhdGUudjEuUmVzb3VyY2USSwoJUmVzZXRVc2VyEh0uanVtcGdhdGUudjEuUmVzZXRVc2VyUmVxdWVzdBofLmp1bXBnYXRlLnYxLkNyZWF0ZVVzZXJSZXNwb25zZRJKCglHZXRJbnZpdGUSHS5qdW1wZ2F0ZS52MS5HZXRJbnZpdGVSZXF1ZXN0Gh4uanVtcGdhdGUudjEuR2V0SW52aXRlUmVzcG9uc2USWQoOQ29tcGxldGVJbnZpdGUSIi5qdW1wZ2F0ZS52MS5Db21wbGV0ZUludml0ZVJlcXVlc3QaIy5qdW1wZ2F0ZS52MS5Db21wbGV0ZUludml0ZVJlc3BvbnNlEkwKEEF1dGhlbnRpY2F0ZVVzZXISJC5qdW1wZ2F0ZS52MS5BdXRoZW50aWNhdGVVc2VyUmVxdWVzdBoSLmp1bXBnYXRlLnYxLkNlcnRzEk4KEUdlbmVyYXRlVXNlckNlcnRzEiUuanVtcGdhdGUudjEuR2VuZXJhdGVVc2VyQ2VydHNSZXF1ZXN0GhIuanVtcGdhdGUudjEuQ2VydHMSTgoRR2VuZXJhdGVIb3N0Q2VydHMSJS5qdW1wZ2F0ZS52MS5HZW5lcmF0ZUhvc3RDZXJ0c1JlcXVlc3QaEi5qdW1wZ2F0ZS52MS5DZXJ0cxJQChJSZWdpc3RlclVzaW5nVG9rZW4SJi5qdW1wZ2F0ZS52MS5SZWdpc3RlclVzaW5nVG9rZW5SZXF1ZXN0GhIuanVtcGdhdGUudjEuQ2VydHMSRQoLQ3JlYXRlVG9rZW4SHy5qdW1wZ2F0ZS52MS5DcmVhdGVUb2tlblJlcXVlc3QaFS5qdW1wZ2F0ZS52MS5SZXNvdXJjZRJiChFFeHBvcnRBdXRob3JpdGllcxIlLmp1bXBnYXRlLnYxLkV4cG9ydEF1dGhvcml0aWVzUmVxdWVzdBomLmp1bXBnYXRlLnYxLkV4cG9ydEF1dGhvcml0aWVzUmVzcG9uc2USUwoMU2VhcmNoRXZlbnRzEiAuanVtcGdhdGUudjEuU2VhcmNoRXZlbnRzUmVxdWVzdBohLmp1bXBnYXRlLnYxLlNlYXJjaEV2ZW50c1Jlc3BvbnNlElkKDkVtaXRBdWRpdEV2ZW50EiIuanVtcGdhdGUudjEuRW1pdEF1ZGl0RXZlbnRSZXF1ZXN0GiMuanVtcGdhdGUudjEuRW1pdEF1ZGl0RXZlbnRSZXNwb25zZRJoChNVcGxvYWRSZWNvcmRpbmdQYXJ0EicuanVtcGdhdGUudjEuVXBsb2FkUmVjb3JkaW5nUGFydFJlcXVlc3QaKC5qdW1wZ2F0ZS52MS5VcGxvYWRSZWNvcmRpbmdQYXJ0UmVzcG9uc2USWQoOTGlzdFJlY29yZGluZ3MSIi5qdW1wZ2F0ZS52MS5MaXN0UmVjb3JkaW5nc1JlcXVlc3QaIy5qdW1wZ2F0ZS52MS5MaXN0UmVjb3JkaW5nc1Jlc3BvbnNlEk8KDEdldFJlY29yZGluZxIgLmp1bXBnYXRlLnYxLkdldFJlY29yZGluZ1JlcXVlc3QaGy5qdW1wZ2F0ZS52MS5SZWNvcmRpbmdDaHVuazABElEKEENyZWF0ZVdlYlNlc3Npb24SJC5qdW1wZ2F0ZS52MS5DcmVhdGVXZWJTZXNzaW9uUmVxdWVzdBoXLmp1bXBnYXRlLnYxLldlYlNlc3Npb24SXQoWQXV0aGVudGljYXRlV2ViU2Vzc2lvbhIqLmp1bXBnYXRlLnYxLkF1dGhlbnRpY2F0ZVdlYlNlc3Npb25SZXF1ZXN0GhcuanVtcGdhdGUudjEuV2ViU2Vzc2lvbhJfChBEZWxldGVXZWJTZXNzaW9uEiQuanVtcGdhdGUudjEuRGVsZXRlV2ViU2Vzc2lvblJlcXVlc3QaJS5qdW1wZ2F0ZS52MS5EZWxldGVXZWJTZXNzaW9uUmVzcG9uc2USaQoaR2VuZXJhdGVGb3J3YXJkaW5nVXNlckNlcnQSLi5qdW1wZ2F0ZS52MS5HZW5lcmF0ZUZvcndhcmRpbmdVc2VyQ2VydFJlcXVlc3QaGy5qdW1wZ2F0ZS52MS5Gb3J3YXJkaW5nQ2VydBJpChpHZW5lcmF0ZUZvcndhcmRpbmdIb3N0Q2VydBIuLmp1bXBnYXRlLnYxLkdlbmVyYXRlRm9yd2FyZGluZ0hvc3RDZXJ0UmVxdWVzdBobLmp1bXBnYXRlLnYxLkZvcndhcmRpbmdDZXJ0ElsKFEdlbmVyYXRlRGF0YWJhc2VDZXJ0EiguanVtcGdhdGUudjEuR2VuZXJhdGVEYXRhYmFzZUNlcnRSZXF1ZXN0GhkuanVtcGdhdGUudjEuRGF0YWJhc2VDZXJ0YgZwcm90bzM", [file_google_protobuf_struct, file_jumpgate_v1_resources]);
+  fileDesc("ChZqdW1wZ2F0ZS92MS9hdXRoLnByb3RvEgtqdW1wZ2F0ZS52MSJoChVFbWl0QXVkaXRFdmVudFJlcXVlc3QSJgoFZXZlbnQYASABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EicKBmV2ZW50cxgCIAMoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QiGAoWRW1pdEF1ZGl0RXZlbnRSZXNwb25zZSKLAQoaVXBsb2FkUmVjb3JkaW5nUGFydFJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIOCgZvZmZzZXQYAiABKAMSDAoEZGF0YRgDIAEoDBIQCghjb21wbGV0ZRgEIAEoCBIpCghtZXRhZGF0YRgFIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QiKwobVXBsb2FkUmVjb3JkaW5nUGFydFJlc3BvbnNlEgwKBHNpemUYASABKAMiQAoVTGlzdFJlY29yZGluZ3NSZXF1ZXN0EgwKBGZyb20YASABKAkSCgoCdG8YAiABKAkSDQoFbGltaXQYAyABKAUibgoNUmVjb3JkaW5nSW5mbxISCgpzZXNzaW9uX2lkGAEgASgJEikKCG1ldGFkYXRhGAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIMCgRzaXplGAMgASgDEhAKCGNvbXBsZXRlGAQgASgIIkgKFkxpc3RSZWNvcmRpbmdzUmVzcG9uc2USLgoKcmVjb3JkaW5ncxgBIAMoCzIaLmp1bXBnYXRlLnYxLlJlY29yZGluZ0luZm8iKQoTR2V0UmVjb3JkaW5nUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJIh4KDlJlY29yZGluZ0NodW5rEgwKBGRhdGEYASABKAwiDQoLUGluZ1JlcXVlc3QiUwoMUGluZ1Jlc3BvbnNlEhQKDGNsdXN0ZXJfbmFtZRgBIAEoCRIWCg5zZXJ2ZXJfdmVyc2lvbhgCIAEoCRIVCg1zZWNvbmRfZmFjdG9yGAMgASgJIg8KDVN0YXR1c1JlcXVlc3QiTAoIQ0FTdGF0dXMSDAoEdHlwZRgBIAEoCRIYChBzc2hfZmluZ2VycHJpbnRzGAIgAygJEhgKEHRsc19maW5nZXJwcmludHMYAyADKAkiewoOU3RhdHVzUmVzcG9uc2USFAoMY2x1c3Rlcl9uYW1lGAEgASgJEhYKDnNlcnZlcl92ZXJzaW9uGAIgASgJEioKC2F1dGhvcml0aWVzGAMgAygLMhUuanVtcGdhdGUudjEuQ0FTdGF0dXMSDwoHc3RvcmFnZRgEIAEoCSIwChJHZXRSZXNvdXJjZVJlcXVlc3QSDAoEa2luZBgBIAEoCRIMCgRuYW1lGAIgASgJIiQKFExpc3RSZXNvdXJjZXNSZXF1ZXN0EgwKBGtpbmQYASABKAkiQQoVTGlzdFJlc291cmNlc1Jlc3BvbnNlEigKCXJlc291cmNlcxgBIAMoCzIVLmp1bXBnYXRlLnYxLlJlc291cmNlIlMKFVVwc2VydFJlc291cmNlUmVxdWVzdBInCghyZXNvdXJjZRgBIAEoCzIVLmp1bXBnYXRlLnYxLlJlc291cmNlEhEKCW92ZXJ3cml0ZRgCIAEoCCIzChVEZWxldGVSZXNvdXJjZVJlcXVlc3QSDAoEa2luZBgBIAEoCRIMCgRuYW1lGAIgASgJIhgKFkRlbGV0ZVJlc291cmNlUmVzcG9uc2UiNAoMV2F0Y2hSZXF1ZXN0Eg0KBWtpbmRzGAEgAygJEhUKDWZyb21fcmV2aXNpb24YAiABKAMicQoKV2F0Y2hFdmVudBIMCgR0eXBlGAEgASgJEhAKCHJldmlzaW9uGAIgASgDEgwKBGtpbmQYAyABKAkSDAoEbmFtZRgEIAEoCRInCghyZXNvdXJjZRgFIAEoCzIVLmp1bXBnYXRlLnYxLlJlc291cmNlIrQBChFDcmVhdGVVc2VyUmVxdWVzdBIMCgRuYW1lGAEgASgJEg0KBXJvbGVzGAIgAygJEjoKBnRyYWl0cxgDIAMoCzIqLmp1bXBnYXRlLnYxLkNyZWF0ZVVzZXJSZXF1ZXN0LlRyYWl0c0VudHJ5GkYKC1RyYWl0c0VudHJ5EgsKA2tleRgBIAEoCRImCgV2YWx1ZRgCIAEoCzIXLmp1bXBnYXRlLnYxLlN0cmluZ0xpc3Q6AjgBIhwKClN0cmluZ0xpc3QSDgoGdmFsdWVzGAEgAygJInQKEkNyZWF0ZVVzZXJSZXNwb25zZRIjCgR1c2VyGAEgASgLMhUuanVtcGdhdGUudjEuUmVzb3VyY2USFAoMaW52aXRlX3Rva2VuGAIgASgJEhIKCmludml0ZV91cmwYAyABKAkSDwoHZXhwaXJlcxgEIAEoCSLbAQoRVXBkYXRlVXNlclJlcXVlc3QSDAoEbmFtZRgBIAEoCRINCgVyb2xlcxgCIAMoCRIRCglzZXRfcm9sZXMYAyABKAgSOgoGdHJhaXRzGAQgAygLMiouanVtcGdhdGUudjEuVXBkYXRlVXNlclJlcXVlc3QuVHJhaXRzRW50cnkSEgoKc2V0X3RyYWl0cxgFIAEoCBpGCgtUcmFpdHNFbnRyeRILCgNrZXkYASABKAkSJgoFdmFsdWUYAiABKAsyFy5qdW1wZ2F0ZS52MS5TdHJpbmdMaXN0OgI4ASIgChBSZXNldFVzZXJSZXF1ZXN0EgwKBG5hbWUYASABKAkiIQoQR2V0SW52aXRlUmVxdWVzdBINCgV0b2tlbhgBIAEoCSKFAQoRR2V0SW52aXRlUmVzcG9uc2USDAoEdXNlchgBIAEoCRIPCgdleHBpcmVzGAIgASgJEhUKDXNlY29uZF9mYWN0b3IYAyABKAkSEwoLdG90cF9zZWNyZXQYBCABKAkSEAoIdG90cF91cmwYBSABKAkSEwoLdG90cF9xcl9zdmcYBiABKAkiSwoVQ29tcGxldGVJbnZpdGVSZXF1ZXN0Eg0KBXRva2VuGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJEhEKCXRvdHBfY29kZRgDIAEoCSImChZDb21wbGV0ZUludml0ZVJlc3BvbnNlEgwKBHVzZXIYASABKAkioAEKF0F1dGhlbnRpY2F0ZVVzZXJSZXF1ZXN0EgwKBHVzZXIYASABKAkSEAoIcGFzc3dvcmQYAiABKAkSCwoDb3RwGAMgASgJEhYKDnNzaF9wdWJsaWNfa2V5GAQgASgJEhYKDnRsc19wdWJsaWNfa2V5GAUgASgJEhMKC3R0bF9zZWNvbmRzGAYgASgDEhMKC2NsaWVudF9hZGRyGAcgASgJItUBChhHZW5lcmF0ZVVzZXJDZXJ0c1JlcXVlc3QSFgoOc3NoX3B1YmxpY19rZXkYASABKAkSFgoOdGxzX3B1YmxpY19rZXkYAiABKAkSEwoLdHRsX3NlY29uZHMYAyABKAMSDAoEdXNlchgEIAEoCRI3ChFyb3V0ZV90b19kYXRhYmFzZRgFIAEoCzIcLmp1bXBnYXRlLnYxLlJvdXRlVG9EYXRhYmFzZRItCgxyb3V0ZV90b19hcHAYBiABKAsyFy5qdW1wZ2F0ZS52MS5Sb3V0ZVRvQXBwIlkKClJvdXRlVG9BcHASDAoEbmFtZRgBIAEoCRITCgtwdWJsaWNfYWRkchgCIAEoCRIUCgxjbHVzdGVyX25hbWUYAyABKAkSEgoKc2Vzc2lvbl9pZBgEIAEoCSJdCg9Sb3V0ZVRvRGF0YWJhc2USFAoMc2VydmljZV9uYW1lGAEgASgJEhAKCHByb3RvY29sGAIgASgJEhAKCHVzZXJuYW1lGAMgASgJEhAKCGRhdGFiYXNlGAQgASgJIrgBChhHZW5lcmF0ZUhvc3RDZXJ0c1JlcXVlc3QSDwoHaG9zdF9pZBgBIAEoCRIRCglub2RlX25hbWUYAiABKAkSEgoKcHJpbmNpcGFscxgDIAMoCRIRCglkbnNfbmFtZXMYBCADKAkSDAoEcm9sZRgFIAEoCRIWCg5zc2hfcHVibGljX2tleRgGIAEoCRIWCg50bHNfcHVibGljX2tleRgHIAEoCRITCgt0dGxfc2Vjb25kcxgIIAEoAyLWAQoFQ2VydHMSEAoIc3NoX2NlcnQYASABKAkSEAoIdGxzX2NlcnQYAiABKAkSFAoMdGxzX2NhX2NlcnRzGAMgAygJEhMKC3NzaF9jYV9rZXlzGAQgAygJEhQKDGNsdXN0ZXJfbmFtZRgFIAEoCRIQCgh1c2VybmFtZRgGIAEoCRINCgVyb2xlcxgHIAMoCRIOCgZsb2dpbnMYCCADKAkSDwoHZXhwaXJlcxgJIAEoCRIPCgdob3N0X2lkGAogASgJEhUKDWhvc3RfY2FfY2VydHMYCyADKAkiyAEKGVJlZ2lzdGVyVXNpbmdUb2tlblJlcXVlc3QSDQoFdG9rZW4YASABKAkSDwoHaG9zdF9pZBgCIAEoCRIRCglub2RlX25hbWUYAyABKAkSDAoEcm9sZRgEIAEoCRIRCglkbnNfbmFtZXMYBSADKAkSEgoKcHJpbmNpcGFscxgGIAMoCRIWCg5zc2hfcHVibGljX2tleRgHIAEoCRIWCg50bHNfcHVibGljX2tleRgIIAEoCRITCgtyZW1vdGVfYWRkchgJIAEoCSJGChJDcmVhdGVUb2tlblJlcXVlc3QSDQoFcm9sZXMYASADKAkSEwoLdHRsX3NlY29uZHMYAiABKAMSDAoEbmFtZRgDIAEoCSIoChhFeHBvcnRBdXRob3JpdGllc1JlcXVlc3QSDAoEdHlwZRgBIAEoCSJdChlFeHBvcnRBdXRob3JpdGllc1Jlc3BvbnNlEhcKD3NzaF9wdWJsaWNfa2V5cxgBIAMoCRIRCgl0bHNfY2VydHMYAiADKAkSFAoMY2x1c3Rlcl9uYW1lGAMgASgJIn0KE1NlYXJjaEV2ZW50c1JlcXVlc3QSDAoEZnJvbRgBIAEoCRIKCgJ0bxgCIAEoCRINCgV0eXBlcxgDIAMoCRIMCgR1c2VyGAQgASgJEg0KBWxpbWl0GAUgASgFEhEKCXN0YXJ0X2tleRgGIAEoCRINCgVvcmRlchgHIAEoCSJRChRTZWFyY2hFdmVudHNSZXNwb25zZRInCgZldmVudHMYASADKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhAKCG5leHRfa2V5GAIgASgJInkKF0NyZWF0ZVdlYlNlc3Npb25SZXF1ZXN0EgwKBHVzZXIYASABKAkSEAoIcGFzc3dvcmQYAiABKAkSCwoDb3RwGAMgASgJEhMKC2NsaWVudF9hZGRyGAQgASgJEhwKFGlkbGVfdGltZW91dF9zZWNvbmRzGAUgASgDItMCCgpXZWJTZXNzaW9uEgoKAmlkGAEgASgJEg4KBmNvb2tpZRgCIAEoCRIMCgR1c2VyGAMgASgJEg0KBXJvbGVzGAQgAygJEg4KBmxvZ2lucxgFIAMoCRISCgpjc3JmX3Rva2VuGAYgASgJEg8KB2V4cGlyZXMYByABKAkSFAoMaWRsZV9leHBpcmVzGAggASgJEhwKFGlkbGVfdGltZW91dF9zZWNvbmRzGAkgASgDEhQKDGNsdXN0ZXJfbmFtZRgKIAEoCRIQCghzc2hfY2VydBgLIAEoCRIXCg9zc2hfcHJpdmF0ZV9rZXkYDCABKAkSEAoIdGxzX2NlcnQYDSABKAkSFwoPdGxzX3ByaXZhdGVfa2V5GA4gASgJEhUKDWhvc3RfY2FfY2VydHMYDyADKAkSIAoDYWNsGBAgASgLMhMuanVtcGdhdGUudjEuV2ViQWNsImsKBldlYkFjbBINCgV1c2VycxgBIAEoCBINCgVyb2xlcxgCIAEoCBIOCgZ0b2tlbnMYAyABKAgSDQoFYXVkaXQYBCABKAgSEgoKcmVjb3JkaW5ncxgFIAEoCBIQCghzZXNzaW9ucxgGIAEoCCIvCh1BdXRoZW50aWNhdGVXZWJTZXNzaW9uUmVxdWVzdBIOCgZjb29raWUYASABKAkiPgoXRGVsZXRlV2ViU2Vzc2lvblJlcXVlc3QSDgoGY29va2llGAEgASgJEhMKC2NsaWVudF9hZGRyGAIgASgJIhoKGERlbGV0ZVdlYlNlc3Npb25SZXNwb25zZSKRAQohR2VuZXJhdGVGb3J3YXJkaW5nVXNlckNlcnRSZXF1ZXN0EgwKBHVzZXIYASABKAkSDQoFbG9naW4YAiABKAkSDwoHaG9zdF9pZBgDIAEoCRIWCg5zc2hfcHVibGljX2tleRgEIAEoCRITCgt0dGxfc2Vjb25kcxgFIAEoAxIRCglub3RfYWZ0ZXIYBiABKAkiTAohR2VuZXJhdGVGb3J3YXJkaW5nSG9zdENlcnRSZXF1ZXN0Eg8KB2hvc3RfaWQYASABKAkSFgoOc3NoX3B1YmxpY19rZXkYAiABKAkiRwoORm9yd2FyZGluZ0NlcnQSEAoIc3NoX2NlcnQYASABKAkSEgoKcHJpbmNpcGFscxgCIAMoCRIPCgdleHBpcmVzGAMgASgJIoMBChtHZW5lcmF0ZURhdGFiYXNlQ2VydFJlcXVlc3QSFgoOdGxzX3B1YmxpY19rZXkYASABKAkSDwoHZGJfdXNlchgCIAEoCRIQCghkYXRhYmFzZRgDIAEoCRIUCgxzZXJ2ZXJfbmFtZXMYBCADKAkSEwoLdHRsX3NlY29uZHMYBSABKAMiPwoMRGF0YWJhc2VDZXJ0EgwKBGNlcnQYASABKAkSEAoIY2FfY2VydHMYAiADKAkSDwoHZXhwaXJlcxgDIAEoCSIrChdDcmVhdGVBcHBTZXNzaW9uUmVxdWVzdBIQCghhcHBfbmFtZRgBIAEoCSJFCh1BdXRoZW50aWNhdGVBcHBTZXNzaW9uUmVxdWVzdBIOCgZjb29raWUYASABKAkSFAoMbGF1bmNoX3Rva2VuGAIgASgJIqcBCgpBcHBTZXNzaW9uEgoKAmlkGAEgASgJEg4KBmNvb2tpZRgCIAEoCRIUCgxsYXVuY2hfdG9rZW4YAyABKAkSDAoEdXNlchgEIAEoCRIQCghhcHBfbmFtZRgFIAEoCRITCgtwdWJsaWNfYWRkchgGIAEoCRIPCgdhcHBfdXJpGAcgASgJEg8KB2V4cGlyZXMYCCABKAkSEAoIdGxzX2NlcnQYCSABKAkiKQoXRGVsZXRlQXBwU2Vzc2lvblJlcXVlc3QSDgoGY29va2llGAEgASgJIhoKGERlbGV0ZUFwcFNlc3Npb25SZXNwb25zZSLmAQoXR2VuZXJhdGVBcHBUb2tlblJlcXVlc3QSEAoIdXNlcm5hbWUYASABKAkSDQoFcm9sZXMYAiADKAkSQAoGdHJhaXRzGAMgAygLMjAuanVtcGdhdGUudjEuR2VuZXJhdGVBcHBUb2tlblJlcXVlc3QuVHJhaXRzRW50cnkSCwoDdXJpGAQgASgJEhMKC3R0bF9zZWNvbmRzGAUgASgDGkYKC1RyYWl0c0VudHJ5EgsKA2tleRgBIAEoCRImCgV2YWx1ZRgCIAEoCzIXLmp1bXBnYXRlLnYxLlN0cmluZ0xpc3Q6AjgBIjoKGEdlbmVyYXRlQXBwVG9rZW5SZXNwb25zZRINCgV0b2tlbhgBIAEoCRIPCgdleHBpcmVzGAIgASgJMoYWCgtBdXRoU2VydmljZRI7CgRQaW5nEhguanVtcGdhdGUudjEuUGluZ1JlcXVlc3QaGS5qdW1wZ2F0ZS52MS5QaW5nUmVzcG9uc2USQQoGU3RhdHVzEhouanVtcGdhdGUudjEuU3RhdHVzUmVxdWVzdBobLmp1bXBnYXRlLnYxLlN0YXR1c1Jlc3BvbnNlEkUKC0dldFJlc291cmNlEh8uanVtcGdhdGUudjEuR2V0UmVzb3VyY2VSZXF1ZXN0GhUuanVtcGdhdGUudjEuUmVzb3VyY2USVgoNTGlzdFJlc291cmNlcxIhLmp1bXBnYXRlLnYxLkxpc3RSZXNvdXJjZXNSZXF1ZXN0GiIuanVtcGdhdGUudjEuTGlzdFJlc291cmNlc1Jlc3BvbnNlEksKDlVwc2VydFJlc291cmNlEiIuanVtcGdhdGUudjEuVXBzZXJ0UmVzb3VyY2VSZXF1ZXN0GhUuanVtcGdhdGUudjEuUmVzb3VyY2USWQoORGVsZXRlUmVzb3VyY2USIi5qdW1wZ2F0ZS52MS5EZWxldGVSZXNvdXJjZVJlcXVlc3QaIy5qdW1wZ2F0ZS52MS5EZWxldGVSZXNvdXJjZVJlc3BvbnNlEj0KBVdhdGNoEhkuanVtcGdhdGUudjEuV2F0Y2hSZXF1ZXN0GhcuanVtcGdhdGUudjEuV2F0Y2hFdmVudDABEk0KCkNyZWF0ZVVzZXISHi5qdW1wZ2F0ZS52MS5DcmVhdGVVc2VyUmVxdWVzdBofLmp1bXBnYXRlLnYxLkNyZWF0ZVVzZXJSZXNwb25zZRJDCgpVcGRhdGVVc2VyEh4uanVtcGdhdGUudjEuVXBkYXRlVXNlclJlcXVlc3QaFS5qdW1wZ2F0ZS52MS5SZXNvdXJjZRJLCglSZXNldFVzZXISHS5qdW1wZ2F0ZS52MS5SZXNldFVzZXJSZXF1ZXN0Gh8uanVtcGdhdGUudjEuQ3JlYXRlVXNlclJlc3BvbnNlEkoKCUdldEludml0ZRIdLmp1bXBnYXRlLnYxLkdldEludml0ZVJlcXVlc3QaHi5qdW1wZ2F0ZS52MS5HZXRJbnZpdGVSZXNwb25zZRJZCg5Db21wbGV0ZUludml0ZRIiLmp1bXBnYXRlLnYxLkNvbXBsZXRlSW52aXRlUmVxdWVzdBojLmp1bXBnYXRlLnYxLkNvbXBsZXRlSW52aXRlUmVzcG9uc2USTAoQQXV0aGVudGljYXRlVXNlchIkLmp1bXBnYXRlLnYxLkF1dGhlbnRpY2F0ZVVzZXJSZXF1ZXN0GhIuanVtcGdhdGUudjEuQ2VydHMSTgoRR2VuZXJhdGVVc2VyQ2VydHMSJS5qdW1wZ2F0ZS52MS5HZW5lcmF0ZVVzZXJDZXJ0c1JlcXVlc3QaEi5qdW1wZ2F0ZS52MS5DZXJ0cxJOChFHZW5lcmF0ZUhvc3RDZXJ0cxIlLmp1bXBnYXRlLnYxLkdlbmVyYXRlSG9zdENlcnRzUmVxdWVzdBoSLmp1bXBnYXRlLnYxLkNlcnRzElAKElJlZ2lzdGVyVXNpbmdUb2tlbhImLmp1bXBnYXRlLnYxLlJlZ2lzdGVyVXNpbmdUb2tlblJlcXVlc3QaEi5qdW1wZ2F0ZS52MS5DZXJ0cxJFCgtDcmVhdGVUb2tlbhIfLmp1bXBnYXRlLnYxLkNyZWF0ZVRva2VuUmVxdWVzdBoVLmp1bXBnYXRlLnYxLlJlc291cmNlEmIKEUV4cG9ydEF1dGhvcml0aWVzEiUuanVtcGdhdGUudjEuRXhwb3J0QXV0aG9yaXRpZXNSZXF1ZXN0GiYuanVtcGdhdGUudjEuRXhwb3J0QXV0aG9yaXRpZXNSZXNwb25zZRJTCgxTZWFyY2hFdmVudHMSIC5qdW1wZ2F0ZS52MS5TZWFyY2hFdmVudHNSZXF1ZXN0GiEuanVtcGdhdGUudjEuU2VhcmNoRXZlbnRzUmVzcG9uc2USWQoORW1pdEF1ZGl0RXZlbnQSIi5qdW1wZ2F0ZS52MS5FbWl0QXVkaXRFdmVudFJlcXVlc3QaIy5qdW1wZ2F0ZS52MS5FbWl0QXVkaXRFdmVudFJlc3BvbnNlEmgKE1VwbG9hZFJlY29yZGluZ1BhcnQSJy5qdW1wZ2F0ZS52MS5VcGxvYWRSZWNvcmRpbmdQYXJ0UmVxdWVzdBooLmp1bXBnYXRlLnYxLlVwbG9hZFJlY29yZGluZ1BhcnRSZXNwb25zZRJZCg5MaXN0UmVjb3JkaW5ncxIiLmp1bXBnYXRlLnYxLkxpc3RSZWNvcmRpbmdzUmVxdWVzdBojLmp1bXBnYXRlLnYxLkxpc3RSZWNvcmRpbmdzUmVzcG9uc2USTwoMR2V0UmVjb3JkaW5nEiAuanVtcGdhdGUudjEuR2V0UmVjb3JkaW5nUmVxdWVzdBobLmp1bXBnYXRlLnYxLlJlY29yZGluZ0NodW5rMAESUQoQQ3JlYXRlV2ViU2Vzc2lvbhIkLmp1bXBnYXRlLnYxLkNyZWF0ZVdlYlNlc3Npb25SZXF1ZXN0GhcuanVtcGdhdGUudjEuV2ViU2Vzc2lvbhJdChZBdXRoZW50aWNhdGVXZWJTZXNzaW9uEiouanVtcGdhdGUudjEuQXV0aGVudGljYXRlV2ViU2Vzc2lvblJlcXVlc3QaFy5qdW1wZ2F0ZS52MS5XZWJTZXNzaW9uEl8KEERlbGV0ZVdlYlNlc3Npb24SJC5qdW1wZ2F0ZS52MS5EZWxldGVXZWJTZXNzaW9uUmVxdWVzdBolLmp1bXBnYXRlLnYxLkRlbGV0ZVdlYlNlc3Npb25SZXNwb25zZRJpChpHZW5lcmF0ZUZvcndhcmRpbmdVc2VyQ2VydBIuLmp1bXBnYXRlLnYxLkdlbmVyYXRlRm9yd2FyZGluZ1VzZXJDZXJ0UmVxdWVzdBobLmp1bXBnYXRlLnYxLkZvcndhcmRpbmdDZXJ0EmkKGkdlbmVyYXRlRm9yd2FyZGluZ0hvc3RDZXJ0Ei4uanVtcGdhdGUudjEuR2VuZXJhdGVGb3J3YXJkaW5nSG9zdENlcnRSZXF1ZXN0GhsuanVtcGdhdGUudjEuRm9yd2FyZGluZ0NlcnQSWwoUR2VuZXJhdGVEYXRhYmFzZUNlcnQSKC5qdW1wZ2F0ZS52MS5HZW5lcmF0ZURhdGFiYXNlQ2VydFJlcXVlc3QaGS5qdW1wZ2F0ZS52MS5EYXRhYmFzZUNlcnQSUQoQQ3JlYXRlQXBwU2Vzc2lvbhIkLmp1bXBnYXRlLnYxLkNyZWF0ZUFwcFNlc3Npb25SZXF1ZXN0GhcuanVtcGdhdGUudjEuQXBwU2Vzc2lvbhJdChZBdXRoZW50aWNhdGVBcHBTZXNzaW9uEiouanVtcGdhdGUudjEuQXV0aGVudGljYXRlQXBwU2Vzc2lvblJlcXVlc3QaFy5qdW1wZ2F0ZS52MS5BcHBTZXNzaW9uEl8KEERlbGV0ZUFwcFNlc3Npb24SJC5qdW1wZ2F0ZS52MS5EZWxldGVBcHBTZXNzaW9uUmVxdWVzdBolLmp1bXBnYXRlLnYxLkRlbGV0ZUFwcFNlc3Npb25SZXNwb25zZRJfChBHZW5lcmF0ZUFwcFRva2VuEiQuanVtcGdhdGUudjEuR2VuZXJhdGVBcHBUb2tlblJlcXVlc3QaJS5qdW1wZ2F0ZS52MS5HZW5lcmF0ZUFwcFRva2VuUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_struct, file_jumpgate_v1_resources]);
 
 /**
  * @generated from message jumpgate.v1.EmitAuditEventRequest
@@ -834,6 +834,15 @@ export type GenerateUserCertsRequest = Message<"jumpgate.v1.GenerateUserCertsReq
    * @generated from field: jumpgate.v1.RouteToDatabase route_to_database = 5;
    */
   routeToDatabase?: RouteToDatabase | undefined;
+
+  /**
+   * jsh apps login: the X.509 certificate carries this route; Auth refuses it
+   * unless an app of that name is served and the user's app_labels allow it.
+   * Auth fills public_addr, cluster_name and a new session_id.
+   *
+   * @generated from field: jumpgate.v1.RouteToApp route_to_app = 6;
+   */
+  routeToApp?: RouteToApp | undefined;
 };
 
 /**
@@ -842,6 +851,44 @@ export type GenerateUserCertsRequest = Message<"jumpgate.v1.GenerateUserCertsReq
  */
 export const GenerateUserCertsRequestSchema: GenMessage<GenerateUserCertsRequest> = /*@__PURE__*/
   messageDesc(file_jumpgate_v1_auth, 32);
+
+/**
+ * Which app a certificate is for (the identity's routeToApp).
+ *
+ * @generated from message jumpgate.v1.RouteToApp
+ */
+export type RouteToApp = Message<"jumpgate.v1.RouteToApp"> & {
+  /**
+   * The app's name (`app` resource / app_server spec.app.metadata.name).
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string public_addr = 2;
+   */
+  publicAddr: string;
+
+  /**
+   * @generated from field: string cluster_name = 3;
+   */
+  clusterName: string;
+
+  /**
+   * The app session this certificate belongs to (audit `sid`).
+   *
+   * @generated from field: string session_id = 4;
+   */
+  sessionId: string;
+};
+
+/**
+ * Describes the message jumpgate.v1.RouteToApp.
+ * Use `create(RouteToAppSchema)` to create a new message.
+ */
+export const RouteToAppSchema: GenMessage<RouteToApp> = /*@__PURE__*/
+  messageDesc(file_jumpgate_v1_auth, 33);
 
 /**
  * Which database a certificate is for (the identity's routeToDatabase).
@@ -883,7 +930,7 @@ export type RouteToDatabase = Message<"jumpgate.v1.RouteToDatabase"> & {
  * Use `create(RouteToDatabaseSchema)` to create a new message.
  */
 export const RouteToDatabaseSchema: GenMessage<RouteToDatabase> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 33);
+  messageDesc(file_jumpgate_v1_auth, 34);
 
 /**
  * @generated from message jumpgate.v1.GenerateHostCertsRequest
@@ -935,7 +982,7 @@ export type GenerateHostCertsRequest = Message<"jumpgate.v1.GenerateHostCertsReq
  * Use `create(GenerateHostCertsRequestSchema)` to create a new message.
  */
 export const GenerateHostCertsRequestSchema: GenMessage<GenerateHostCertsRequest> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 34);
+  messageDesc(file_jumpgate_v1_auth, 35);
 
 /**
  * @generated from message jumpgate.v1.Certs
@@ -1002,7 +1049,7 @@ export type Certs = Message<"jumpgate.v1.Certs"> & {
  * Use `create(CertsSchema)` to create a new message.
  */
 export const CertsSchema: GenMessage<Certs> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 35);
+  messageDesc(file_jumpgate_v1_auth, 36);
 
 /**
  * @generated from message jumpgate.v1.RegisterUsingTokenRequest
@@ -1059,7 +1106,7 @@ export type RegisterUsingTokenRequest = Message<"jumpgate.v1.RegisterUsingTokenR
  * Use `create(RegisterUsingTokenRequestSchema)` to create a new message.
  */
 export const RegisterUsingTokenRequestSchema: GenMessage<RegisterUsingTokenRequest> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 36);
+  messageDesc(file_jumpgate_v1_auth, 37);
 
 /**
  * @generated from message jumpgate.v1.CreateTokenRequest
@@ -1086,7 +1133,7 @@ export type CreateTokenRequest = Message<"jumpgate.v1.CreateTokenRequest"> & {
  * Use `create(CreateTokenRequestSchema)` to create a new message.
  */
 export const CreateTokenRequestSchema: GenMessage<CreateTokenRequest> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 37);
+  messageDesc(file_jumpgate_v1_auth, 38);
 
 /**
  * @generated from message jumpgate.v1.ExportAuthoritiesRequest
@@ -1103,7 +1150,7 @@ export type ExportAuthoritiesRequest = Message<"jumpgate.v1.ExportAuthoritiesReq
  * Use `create(ExportAuthoritiesRequestSchema)` to create a new message.
  */
 export const ExportAuthoritiesRequestSchema: GenMessage<ExportAuthoritiesRequest> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 38);
+  messageDesc(file_jumpgate_v1_auth, 39);
 
 /**
  * @generated from message jumpgate.v1.ExportAuthoritiesResponse
@@ -1130,7 +1177,7 @@ export type ExportAuthoritiesResponse = Message<"jumpgate.v1.ExportAuthoritiesRe
  * Use `create(ExportAuthoritiesResponseSchema)` to create a new message.
  */
 export const ExportAuthoritiesResponseSchema: GenMessage<ExportAuthoritiesResponse> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 39);
+  messageDesc(file_jumpgate_v1_auth, 40);
 
 /**
  * @generated from message jumpgate.v1.SearchEventsRequest
@@ -1177,7 +1224,7 @@ export type SearchEventsRequest = Message<"jumpgate.v1.SearchEventsRequest"> & {
  * Use `create(SearchEventsRequestSchema)` to create a new message.
  */
 export const SearchEventsRequestSchema: GenMessage<SearchEventsRequest> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 40);
+  messageDesc(file_jumpgate_v1_auth, 41);
 
 /**
  * @generated from message jumpgate.v1.SearchEventsResponse
@@ -1199,7 +1246,7 @@ export type SearchEventsResponse = Message<"jumpgate.v1.SearchEventsResponse"> &
  * Use `create(SearchEventsResponseSchema)` to create a new message.
  */
 export const SearchEventsResponseSchema: GenMessage<SearchEventsResponse> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 41);
+  messageDesc(file_jumpgate_v1_auth, 42);
 
 /**
  * Web sessions.
@@ -1242,7 +1289,7 @@ export type CreateWebSessionRequest = Message<"jumpgate.v1.CreateWebSessionReque
  * Use `create(CreateWebSessionRequestSchema)` to create a new message.
  */
 export const CreateWebSessionRequestSchema: GenMessage<CreateWebSessionRequest> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 42);
+  messageDesc(file_jumpgate_v1_auth, 43);
 
 /**
  * What the proxy needs to act as the signed-in user.
@@ -1346,7 +1393,7 @@ export type WebSession = Message<"jumpgate.v1.WebSession"> & {
  * Use `create(WebSessionSchema)` to create a new message.
  */
 export const WebSessionSchema: GenMessage<WebSession> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 43);
+  messageDesc(file_jumpgate_v1_auth, 44);
 
 /**
  * What the UI shows: each flag means the roles allow list+read on that kind.
@@ -1390,7 +1437,7 @@ export type WebAcl = Message<"jumpgate.v1.WebAcl"> & {
  * Use `create(WebAclSchema)` to create a new message.
  */
 export const WebAclSchema: GenMessage<WebAcl> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 44);
+  messageDesc(file_jumpgate_v1_auth, 45);
 
 /**
  * @generated from message jumpgate.v1.AuthenticateWebSessionRequest
@@ -1407,7 +1454,7 @@ export type AuthenticateWebSessionRequest = Message<"jumpgate.v1.AuthenticateWeb
  * Use `create(AuthenticateWebSessionRequestSchema)` to create a new message.
  */
 export const AuthenticateWebSessionRequestSchema: GenMessage<AuthenticateWebSessionRequest> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 45);
+  messageDesc(file_jumpgate_v1_auth, 46);
 
 /**
  * @generated from message jumpgate.v1.DeleteWebSessionRequest
@@ -1429,7 +1476,7 @@ export type DeleteWebSessionRequest = Message<"jumpgate.v1.DeleteWebSessionReque
  * Use `create(DeleteWebSessionRequestSchema)` to create a new message.
  */
 export const DeleteWebSessionRequestSchema: GenMessage<DeleteWebSessionRequest> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 46);
+  messageDesc(file_jumpgate_v1_auth, 47);
 
 /**
  * @generated from message jumpgate.v1.DeleteWebSessionResponse
@@ -1442,7 +1489,7 @@ export type DeleteWebSessionResponse = Message<"jumpgate.v1.DeleteWebSessionResp
  * Use `create(DeleteWebSessionResponseSchema)` to create a new message.
  */
 export const DeleteWebSessionResponseSchema: GenMessage<DeleteWebSessionResponse> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 47);
+  messageDesc(file_jumpgate_v1_auth, 48);
 
 /**
  * Recording at the proxy.
@@ -1498,7 +1545,7 @@ export type GenerateForwardingUserCertRequest = Message<"jumpgate.v1.GenerateFor
  * Use `create(GenerateForwardingUserCertRequestSchema)` to create a new message.
  */
 export const GenerateForwardingUserCertRequestSchema: GenMessage<GenerateForwardingUserCertRequest> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 48);
+  messageDesc(file_jumpgate_v1_auth, 49);
 
 /**
  * @generated from message jumpgate.v1.GenerateForwardingHostCertRequest
@@ -1524,7 +1571,7 @@ export type GenerateForwardingHostCertRequest = Message<"jumpgate.v1.GenerateFor
  * Use `create(GenerateForwardingHostCertRequestSchema)` to create a new message.
  */
 export const GenerateForwardingHostCertRequestSchema: GenMessage<GenerateForwardingHostCertRequest> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 49);
+  messageDesc(file_jumpgate_v1_auth, 50);
 
 /**
  * @generated from message jumpgate.v1.ForwardingCert
@@ -1553,7 +1600,7 @@ export type ForwardingCert = Message<"jumpgate.v1.ForwardingCert"> & {
  * Use `create(ForwardingCertSchema)` to create a new message.
  */
 export const ForwardingCertSchema: GenMessage<ForwardingCert> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 50);
+  messageDesc(file_jumpgate_v1_auth, 51);
 
 /**
  * Database certificates (db CA).
@@ -1603,7 +1650,7 @@ export type GenerateDatabaseCertRequest = Message<"jumpgate.v1.GenerateDatabaseC
  * Use `create(GenerateDatabaseCertRequestSchema)` to create a new message.
  */
 export const GenerateDatabaseCertRequestSchema: GenMessage<GenerateDatabaseCertRequest> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 51);
+  messageDesc(file_jumpgate_v1_auth, 52);
 
 /**
  * @generated from message jumpgate.v1.DatabaseCert
@@ -1634,7 +1681,218 @@ export type DatabaseCert = Message<"jumpgate.v1.DatabaseCert"> & {
  * Use `create(DatabaseCertSchema)` to create a new message.
  */
 export const DatabaseCertSchema: GenMessage<DatabaseCert> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_auth, 52);
+  messageDesc(file_jumpgate_v1_auth, 53);
+
+/**
+ * Application access.
+ *
+ * @generated from message jumpgate.v1.CreateAppSessionRequest
+ */
+export type CreateAppSessionRequest = Message<"jumpgate.v1.CreateAppSessionRequest"> & {
+  /**
+   * The app to open (its name); Auth finds it among app_server entries.
+   *
+   * @generated from field: string app_name = 1;
+   */
+  appName: string;
+};
+
+/**
+ * Describes the message jumpgate.v1.CreateAppSessionRequest.
+ * Use `create(CreateAppSessionRequestSchema)` to create a new message.
+ */
+export const CreateAppSessionRequestSchema: GenMessage<CreateAppSessionRequest> = /*@__PURE__*/
+  messageDesc(file_jumpgate_v1_auth, 54);
+
+/**
+ * @generated from message jumpgate.v1.AuthenticateAppSessionRequest
+ */
+export type AuthenticateAppSessionRequest = Message<"jumpgate.v1.AuthenticateAppSessionRequest"> & {
+  /**
+   * Exactly one of the two.
+   *
+   * @generated from field: string cookie = 1;
+   */
+  cookie: string;
+
+  /**
+   * One use, within a minute of CreateAppSession; the answer then carries a new cookie.
+   *
+   * @generated from field: string launch_token = 2;
+   */
+  launchToken: string;
+};
+
+/**
+ * Describes the message jumpgate.v1.AuthenticateAppSessionRequest.
+ * Use `create(AuthenticateAppSessionRequestSchema)` to create a new message.
+ */
+export const AuthenticateAppSessionRequestSchema: GenMessage<AuthenticateAppSessionRequest> = /*@__PURE__*/
+  messageDesc(file_jumpgate_v1_auth, 55);
+
+/**
+ * @generated from message jumpgate.v1.AppSession
+ */
+export type AppSession = Message<"jumpgate.v1.AppSession"> & {
+  /**
+   * Public ID (also the certificate's route session_id and the audit sid).
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * Only in the answer to the launch-token exchange (Auth keeps its hash).
+   *
+   * @generated from field: string cookie = 2;
+   */
+  cookie: string;
+
+  /**
+   * Only in CreateAppSession's answer.
+   *
+   * @generated from field: string launch_token = 3;
+   */
+  launchToken: string;
+
+  /**
+   * @generated from field: string user = 4;
+   */
+  user: string;
+
+  /**
+   * @generated from field: string app_name = 5;
+   */
+  appName: string;
+
+  /**
+   * host[:port] the app is reached at (the app's public_addr, or NAME.<proxy host>).
+   *
+   * @generated from field: string public_addr = 6;
+   */
+  publicAddr: string;
+
+  /**
+   * The app's URI (http://, https:// or tcp://).
+   *
+   * @generated from field: string app_uri = 7;
+   */
+  appUri: string;
+
+  /**
+   * @generated from field: string expires = 8;
+   */
+  expires: string;
+
+  /**
+   * PEM X.509 user certificate with route-to-app, which the proxy presents to
+   * the Application Service (in the stream header, api/appwire.ts). Not in
+   * CreateAppSession's answer.
+   *
+   * @generated from field: string tls_cert = 9;
+   */
+  tlsCert: string;
+};
+
+/**
+ * Describes the message jumpgate.v1.AppSession.
+ * Use `create(AppSessionSchema)` to create a new message.
+ */
+export const AppSessionSchema: GenMessage<AppSession> = /*@__PURE__*/
+  messageDesc(file_jumpgate_v1_auth, 56);
+
+/**
+ * @generated from message jumpgate.v1.DeleteAppSessionRequest
+ */
+export type DeleteAppSessionRequest = Message<"jumpgate.v1.DeleteAppSessionRequest"> & {
+  /**
+   * @generated from field: string cookie = 1;
+   */
+  cookie: string;
+};
+
+/**
+ * Describes the message jumpgate.v1.DeleteAppSessionRequest.
+ * Use `create(DeleteAppSessionRequestSchema)` to create a new message.
+ */
+export const DeleteAppSessionRequestSchema: GenMessage<DeleteAppSessionRequest> = /*@__PURE__*/
+  messageDesc(file_jumpgate_v1_auth, 57);
+
+/**
+ * @generated from message jumpgate.v1.DeleteAppSessionResponse
+ */
+export type DeleteAppSessionResponse = Message<"jumpgate.v1.DeleteAppSessionResponse"> & {
+};
+
+/**
+ * Describes the message jumpgate.v1.DeleteAppSessionResponse.
+ * Use `create(DeleteAppSessionResponseSchema)` to create a new message.
+ */
+export const DeleteAppSessionResponseSchema: GenMessage<DeleteAppSessionResponse> = /*@__PURE__*/
+  messageDesc(file_jumpgate_v1_auth, 58);
+
+/**
+ * @generated from message jumpgate.v1.GenerateAppTokenRequest
+ */
+export type GenerateAppTokenRequest = Message<"jumpgate.v1.GenerateAppTokenRequest"> & {
+  /**
+   * @generated from field: string username = 1;
+   */
+  username: string;
+
+  /**
+   * @generated from field: repeated string roles = 2;
+   */
+  roles: string[];
+
+  /**
+   * @generated from field: map<string, jumpgate.v1.StringList> traits = 3;
+   */
+  traits: { [key: string]: StringList };
+
+  /**
+   * The app's URI: the token's audience.
+   *
+   * @generated from field: string uri = 4;
+   */
+  uri: string;
+
+  /**
+   * 0: the default (5 minutes, also the maximum).
+   *
+   * @generated from field: int64 ttl_seconds = 5;
+   */
+  ttlSeconds: bigint;
+};
+
+/**
+ * Describes the message jumpgate.v1.GenerateAppTokenRequest.
+ * Use `create(GenerateAppTokenRequestSchema)` to create a new message.
+ */
+export const GenerateAppTokenRequestSchema: GenMessage<GenerateAppTokenRequest> = /*@__PURE__*/
+  messageDesc(file_jumpgate_v1_auth, 59);
+
+/**
+ * @generated from message jumpgate.v1.GenerateAppTokenResponse
+ */
+export type GenerateAppTokenResponse = Message<"jumpgate.v1.GenerateAppTokenResponse"> & {
+  /**
+   * @generated from field: string token = 1;
+   */
+  token: string;
+
+  /**
+   * @generated from field: string expires = 2;
+   */
+  expires: string;
+};
+
+/**
+ * Describes the message jumpgate.v1.GenerateAppTokenResponse.
+ * Use `create(GenerateAppTokenResponseSchema)` to create a new message.
+ */
+export const GenerateAppTokenResponseSchema: GenMessage<GenerateAppTokenResponse> = /*@__PURE__*/
+  messageDesc(file_jumpgate_v1_auth, 60);
 
 /**
  * The Auth API. Callers are identified by their client certificate (mutual
@@ -1901,6 +2159,48 @@ export const AuthService: GenService<{
     methodKind: "unary";
     input: typeof GenerateDatabaseCertRequestSchema;
     output: typeof DatabaseCertSchema;
+  },
+  /**
+   * Application access (docs/app-access.md). A signed-in user (the proxy
+   * acting with the web session's certificate) opens an app session for one
+   * app: Auth checks app_labels and returns a one-time launch token, which the
+   * proxy exchanges at the app's own host for the app-session cookie
+   * (AuthenticateAppSession with launch_token; proxy only). The proxy then
+   * resolves that cookie on each request (AuthenticateAppSession with cookie).
+   *
+   * @generated from rpc jumpgate.v1.AuthService.CreateAppSession
+   */
+  createAppSession: {
+    methodKind: "unary";
+    input: typeof CreateAppSessionRequestSchema;
+    output: typeof AppSessionSchema;
+  },
+  /**
+   * @generated from rpc jumpgate.v1.AuthService.AuthenticateAppSession
+   */
+  authenticateAppSession: {
+    methodKind: "unary";
+    input: typeof AuthenticateAppSessionRequestSchema;
+    output: typeof AppSessionSchema;
+  },
+  /**
+   * @generated from rpc jumpgate.v1.AuthService.DeleteAppSession
+   */
+  deleteAppSession: {
+    methodKind: "unary";
+    input: typeof DeleteAppSessionRequestSchema;
+    output: typeof DeleteAppSessionResponseSchema;
+  },
+  /**
+   * Application Services (app system role): the jumpgate-jwt-assertion token
+   * for a user whose certificate the service verified.
+   *
+   * @generated from rpc jumpgate.v1.AuthService.GenerateAppToken
+   */
+  generateAppToken: {
+    methodKind: "unary";
+    input: typeof GenerateAppTokenRequestSchema;
+    output: typeof GenerateAppTokenResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_jumpgate_v1_auth, 0);

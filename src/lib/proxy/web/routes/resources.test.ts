@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { validateResource } from "../../../auth/index.ts";
-import { routesFixture } from "./routes.test-helpers.ts";
+import { PUBLIC_ADDR, routesFixture } from "./routes.test-helpers.ts";
 
 type Fixture = Awaited<ReturnType<typeof routesFixture>>;
 
@@ -101,5 +101,55 @@ describe("GET /webapi/resources", () => {
     assert.deepEqual(r.json.items, [
       { kind: "db", id: "pg", name: "pg", description: "orders", labels: { env: "dev" }, logins: ["dora"], sub_kind: "postgres", db_names: ["app"] },
     ]);
+  });
+});
+
+describe("GET /webapi/resources: apps", () => {
+  let t: Fixture;
+  before(async () => {
+    t = await routesFixture();
+    await t.addRole({ metadata: { name: "apps-dev" }, spec: { allow: { app_labels: { env: "dev" } }, deny: { app_labels: { secret: "yes" } } } });
+    await t.addUser("ann", ["apps-dev"]);
+    const server = (host: string, name: string, spec: Record<string, unknown>, labels: Record<string, string>) =>
+      t.f.ctx.stores.appServers.upsert(
+        validateResource({
+          kind: "app_server",
+          version: "v3",
+          metadata: { name: `${name}@${host}` },
+          spec: { host_id: host, hostname: host, app: { kind: "app", version: "v3", metadata: { name, labels, description: `${name} app` }, spec } },
+        }),
+      );
+    await server("h1", "grafana", { uri: "http://127.0.0.1:3000" }, { env: "dev" });
+    await server("h2", "grafana", { uri: "http://127.0.0.1:3000" }, { env: "dev" });
+    await server("h1", "redis", { uri: "tcp://127.0.0.1:6379", public_addr: "redis.example.com" }, { env: "dev" });
+    await server("h1", "vault", { uri: "https://127.0.0.1:8200" }, { env: "dev", secret: "yes" });
+    await server("h1", "billing", { uri: "https://127.0.0.1:8443" }, { env: "prod" });
+  });
+  after(() => t?.close());
+
+  test("one item per app the roles' app_labels allow: http apps with a launch URL, tcp apps without", async () => {
+    const r = await t.call("ann", "GET", "/webapi/resources?kind=app");
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(
+      [...r.json.items].sort((a: { name: string }, b: { name: string }) => a.name.localeCompare(b.name)),
+      [
+        {
+          kind: "app",
+          id: "grafana",
+          name: "grafana",
+          description: "grafana app",
+          labels: { env: "dev" },
+          logins: [],
+          sub_kind: "http",
+          public_addr: `grafana.${PUBLIC_ADDR.replace(/:\d+$/, "")}`,
+          launch_url: "/web/launch/grafana",
+        },
+        { kind: "app", id: "redis", name: "redis", description: "redis app", labels: { env: "dev" }, logins: [], sub_kind: "tcp", public_addr: "redis.example.com" },
+      ],
+    );
+    const all = await t.call("ann", "GET", "/webapi/resources");
+    assert.deepEqual(all.json.items.map((i: { kind: string; name: string }) => `${i.kind}/${i.name}`).sort(), ["app/grafana", "app/redis"]);
+    const k = await t.call("ann", "GET", "/webapi/resources?kind=spaceship");
+    assert.match(k.json.error.message, /known kinds: node, db, app/);
   });
 });

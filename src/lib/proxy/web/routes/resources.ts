@@ -1,12 +1,22 @@
 /**
  * `GET /webapi/resources`: one list, one shape, for every kind of resource a
  * user may reach. A kind is a `ResourceSource` (which Auth kind to list and
- * how one item becomes a `WebResource`, logins included); databases, apps and
- * Kubernetes clusters join by adding a source here, not a route or a page.
+ * how one item becomes a `WebResource`, logins included); nodes, databases and
+ * apps are sources here, and Kubernetes clusters join the same way, not with a
+ * route or a page.
  */
 import { badParameter } from "../../../../api/errors.ts";
 import type { StoredResource } from "../../../../api/resource.ts";
-import { type DatabaseServer, dbServerDatabase, type Node, nodeLabels } from "../../../../api/resources/index.ts";
+import {
+  type AppServer,
+  appPublicAddr,
+  appServerApp,
+  appUriScheme,
+  type DatabaseServer,
+  dbServerDatabase,
+  type Node,
+  nodeLabels,
+} from "../../../../api/resources/index.ts";
 import type { AccessChecker } from "../../../rbac/index.ts";
 import type { AuthedRoute, WebRouteDeps } from "../context.ts";
 import { sendJson } from "../http.ts";
@@ -20,11 +30,22 @@ export interface WebResource {
   name: string;
   description: string;
   labels: Record<string, string>;
-  /** Logins (SSH) or users (databases) the user's roles allow on this resource. */
+  /** Logins (SSH) or users (databases) the user's roles allow on this resource; none for apps. */
   logins: string[];
+  /** Databases: the protocol (postgres, mysql). Apps: `http` (http and https uris) or `tcp`. */
   sub_kind: string;
   /** Databases only: the database names the roles allow ("*": any). */
   db_names?: string[];
+  /** Apps only: host[:port] the proxy serves the app at (its public_addr, else NAME.<proxy host>). */
+  public_addr?: string;
+  /** HTTP apps only: the web UI path that opens an app session and redirects to the app. */
+  launch_url?: string;
+}
+
+/** What a source may need beyond the stored item and the user's roles. */
+export interface SourceContext {
+  /** host:port users reach the proxy at. */
+  publicAddr: string;
 }
 
 export interface ResourceSource {
@@ -33,7 +54,7 @@ export interface ResourceSource {
   /** The Auth resource kind listed through the user's client. */
   authKind: string;
   /** The web item, or undefined when the user's roles give no way in. */
-  toWeb(stored: StoredResource, checker: AccessChecker): WebResource | undefined;
+  toWeb(stored: StoredResource, checker: AccessChecker, ctx: SourceContext): WebResource | undefined;
 }
 
 export const nodeSource: ResourceSource = {
@@ -82,7 +103,39 @@ export const dbSource: ResourceSource = {
   },
 };
 
-export const SOURCES: readonly ResourceSource[] = [nodeSource, dbSource];
+/** The web UI path that launches an HTTP app in the browser (served by the proxy's app-session route). */
+export function appLaunchPath(name: string): string {
+  return `/web/launch/${encodeURIComponent(name)}`;
+}
+
+/**
+ * Apps, from the Application Services' `app_server` heartbeats (Auth lists the
+ * ones whose app_labels match the user's roles); several services serving one
+ * app make one item. HTTP apps carry a launch URL; TCP apps are reached with
+ * `jsh proxy app`.
+ */
+export const appSource: ResourceSource = {
+  kind: "app",
+  authKind: "app_server",
+  toWeb(stored, checker, ctx) {
+    const { app, labels } = appServerApp(stored as unknown as AppServer);
+    if (!checker.checkAppAccess({ labels }).allowed) return undefined;
+    const type = appUriScheme(app.spec.uri) === "tcp" ? "tcp" : "http";
+    return {
+      kind: "app",
+      id: app.metadata.name,
+      name: app.metadata.name,
+      description: app.metadata.description ?? "",
+      labels,
+      logins: [],
+      sub_kind: type,
+      public_addr: appPublicAddr(app, ctx.publicAddr),
+      ...(type === "http" ? { launch_url: appLaunchPath(app.metadata.name) } : {}),
+    };
+  },
+};
+
+export const SOURCES: readonly ResourceSource[] = [nodeSource, dbSource, appSource];
 
 /** `k=v,k2=v2`: every pair must be a label of the resource with exactly that value. */
 export function parseLabelFilter(raw: string): Record<string, string> {
@@ -127,7 +180,7 @@ export function resourceRoutes(deps: WebRouteDeps, sources: readonly ResourceSou
       const seen = new Set<string>();
       for (const [i, source] of picked.entries()) {
         for (const stored of lists[i] ?? []) {
-          const item = source.toWeb(stored, access.checker);
+          const item = source.toWeb(stored, access.checker, { publicAddr: deps.publicAddr });
           if (!item || seen.has(`${item.kind}/${item.id}`)) continue;
           seen.add(`${item.kind}/${item.id}`);
           if (matchesSearch(item, search) && matchesLabels(item, labels)) items.push(item);
