@@ -2,7 +2,7 @@
 // `npm test`: makes sure the system peers the tests talk to are installed and
 // running (a fresh Debian machine as root needs nothing done by hand), then runs
 // the unit tests and the end-to-end tests with Node's test runner.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { ensurePeers } from "./peers.mjs";
@@ -22,17 +22,45 @@ ensurePeers();
 
 const node = process.execPath;
 const common = ["--import", "tsx", "--test", "--test-reporter=spec"];
-const suites = [
-  ["unit", [...common, "--test-concurrency=2", ...find("src", ".test.ts")]],
-  // The harness tests check the fakes and peers the e2e tests rely on (real kubectl against the fake API server).
-  ["e2e", [...common, "--test-concurrency=1", ...find("test/harness", ".test.ts"), ...find("test/e2e", ".test.ts")]],
+const env = { ...process.env, JUMPGATE_TEST: "1" };
+
+// End-to-end files mostly wait (daemons starting, certificates expiring, browsers), so they run in
+// two lanes at once. Files that use the shared PostgreSQL and MariaDB servers share one lane, so no
+// two of them touch those servers at the same time; the harness tests check the fakes and peers the
+// e2e tests rely on (real kubectl against the fake API server).
+const e2eFiles = [...find("test/harness", ".test.ts"), ...find("test/e2e", ".test.ts")];
+const usesSharedDatabases = (f) => /(^|\/)(db-[^/]*|daemon-config-file|web-ui)\.e2e\.test\.ts$/.test(f);
+const lanes = [
+  ["e2e (databases)", e2eFiles.filter(usesSharedDatabases)],
+  ["e2e (everything else)", e2eFiles.filter((f) => !usesSharedDatabases(f))],
 ];
+
+/** Runs one lane with its output kept, then prints it whole, so the two lanes' reports do not interleave. */
+function runLane(name, files) {
+  return new Promise((resolve) => {
+    const started = Date.now();
+    const child = spawn(node, [...common, "--test-concurrency=1", ...files], { env, stdio: ["ignore", "pipe", "pipe"] });
+    const out = [];
+    child.stdout.on("data", (b) => out.push(b));
+    child.stderr.on("data", (b) => out.push(b));
+    child.on("close", (code) => {
+      console.log(`\n# ${name}: ${files.length} files, ${Math.round((Date.now() - started) / 1000)} s, ${code === 0 ? "passed" : "FAILED"}`);
+      process.stdout.write(Buffer.concat(out));
+      resolve(code === 0);
+    });
+  });
+}
+
 const only = process.argv[2];
 let failed = false;
-for (const [name, args] of suites) {
-  if (only && only !== name) continue;
-  console.log(`\n# ${name} tests`);
-  const r = spawnSync(node, args, { stdio: "inherit", env: { ...process.env, JUMPGATE_TEST: "1" } });
+if (!only || only === "unit") {
+  console.log("\n# unit tests");
+  const r = spawnSync(node, [...common, "--test-concurrency=2", ...find("src", ".test.ts")], { stdio: "inherit", env });
   if (r.status !== 0) failed = true;
+}
+if (!only || only === "e2e") {
+  console.log(`\n# e2e tests, in ${lanes.length} lanes (each lane's report follows when it ends)`);
+  const results = await Promise.all(lanes.map(([name, files]) => runLane(name, files)));
+  if (results.includes(false)) failed = true;
 }
 process.exit(failed ? 1 : 0);

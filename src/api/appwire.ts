@@ -14,7 +14,7 @@
  *   anything for tcp apps;
  * - the ALPN protocols and server name `jsh proxy app` uses to reach the proxy.
  */
-import { badParameter } from "./errors.ts";
+import { decodeStreamHeader, encodeStreamHeader, type HeaderKind, type HeaderParse } from "./streamheader.ts";
 
 export const APP_HEADER_MAGIC = Buffer.from("JGAP", "latin1");
 /** The largest header body either side accepts (a PEM chain is ~1–3 KiB). */
@@ -41,7 +41,7 @@ export const APP_AUTH_PATH = "/x-jumpgate-app-auth";
 /** Path on an app's host that ends the app session (clears the cookie). */
 export const APP_LOGOUT_PATH = "/x-jumpgate-app-logout";
 
-export interface AppConnHeader {
+export type AppConnHeader = {
   /** PEM certificates of the user, leaf first. */
   cert: string;
   /** The user's address as the proxy saw it. */
@@ -50,39 +50,24 @@ export interface AppConnHeader {
   app: string;
   /** The host the user reached the app at (`X-Forwarded-Host`); empty for jsh proxy app. */
   publicAddr: string;
-}
+};
+
+const APP_HEADER: HeaderKind<AppConnHeader> = {
+  magic: APP_HEADER_MAGIC,
+  maxBytes: MAX_APP_HEADER_BYTES,
+  label: "app stream header",
+  fields: ["cert", "clientAddr", "app", "publicAddr"],
+};
 
 export function encodeAppHeader(h: AppConnHeader): Buffer {
-  const body = Buffer.from(JSON.stringify({ v: 1, cert: h.cert, clientAddr: h.clientAddr, app: h.app, publicAddr: h.publicAddr }), "utf8");
-  if (body.length > MAX_APP_HEADER_BYTES) throw badParameter("app stream header too large");
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(body.length);
-  return Buffer.concat([APP_HEADER_MAGIC, len, body]);
+  return encodeStreamHeader(APP_HEADER, h);
 }
 
-export type AppHeaderParse = { kind: "need-more" } | { kind: "ok"; header: AppConnHeader; consumed: number };
+export type AppHeaderParse = HeaderParse<AppConnHeader>;
 
 /** Pure: reads a header from the start of `buf`. Throws `bad-parameter` on anything malformed. */
 export function decodeAppHeader(buf: Buffer): AppHeaderParse {
-  const n = Math.min(buf.length, APP_HEADER_MAGIC.length);
-  if (!buf.subarray(0, n).equals(APP_HEADER_MAGIC.subarray(0, n))) throw badParameter("not an app stream header");
-  if (buf.length < 8) return { kind: "need-more" };
-  const len = buf.readUInt32BE(4);
-  if (len > MAX_APP_HEADER_BYTES) throw badParameter("app stream header too large");
-  if (buf.length < 8 + len) return { kind: "need-more" };
-  let v: unknown;
-  try {
-    v = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(buf.subarray(8, 8 + len)));
-  } catch {
-    throw badParameter("malformed app stream header");
-  }
-  if (typeof v !== "object" || v === null || Array.isArray(v)) throw badParameter("malformed app stream header");
-  const o = v as Record<string, unknown>;
-  if (o.v !== 1) throw badParameter("unsupported app stream header version");
-  if (typeof o.cert !== "string" || typeof o.clientAddr !== "string" || typeof o.app !== "string" || typeof o.publicAddr !== "string") {
-    throw badParameter("malformed app stream header");
-  }
-  return { kind: "ok", header: { cert: o.cert, clientAddr: o.clientAddr, app: o.app, publicAddr: o.publicAddr }, consumed: 8 + len };
+  return decodeStreamHeader(APP_HEADER, buf);
 }
 
 export function appSni(app: string): string {

@@ -16,7 +16,7 @@
  */
 import { randomBytes } from "node:crypto";
 import type { Duplex } from "node:stream";
-import { badParameter } from "./errors.ts";
+import { decodeStreamHeader, encodeStreamHeader, type HeaderKind, type HeaderParse } from "./streamheader.ts";
 
 // ---- connection header -------------------------------------------------
 
@@ -24,46 +24,31 @@ export const DB_HEADER_MAGIC = Buffer.from("JGDB", "latin1");
 /** The largest header body either side accepts (a PEM chain is ~1–3 KiB). */
 export const MAX_DB_HEADER_BYTES = 64 * 1024;
 
-export interface DbConnHeader {
+export type DbConnHeader = {
   /** PEM certificates the client presented, leaf first. */
   cert: string;
   /** The user's address as the proxy saw it. */
   clientAddr: string;
   /** The database the proxy routed to (the certificate's route-to-database service name). */
   database: string;
-}
+};
+
+const DB_HEADER: HeaderKind<DbConnHeader> = {
+  magic: DB_HEADER_MAGIC,
+  maxBytes: MAX_DB_HEADER_BYTES,
+  label: "database connection header",
+  fields: ["cert", "clientAddr", "database"],
+};
 
 export function encodeDbHeader(h: DbConnHeader): Buffer {
-  const body = Buffer.from(JSON.stringify({ v: 1, cert: h.cert, clientAddr: h.clientAddr, database: h.database }), "utf8");
-  if (body.length > MAX_DB_HEADER_BYTES) throw badParameter("database connection header too large");
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(body.length);
-  return Buffer.concat([DB_HEADER_MAGIC, len, body]);
+  return encodeStreamHeader(DB_HEADER, h);
 }
 
-export type DbHeaderParse = { kind: "need-more" } | { kind: "ok"; header: DbConnHeader; consumed: number };
+export type DbHeaderParse = HeaderParse<DbConnHeader>;
 
 /** Pure: reads a header from the start of `buf`. Throws `bad-parameter` on anything malformed. */
 export function decodeDbHeader(buf: Buffer): DbHeaderParse {
-  const n = Math.min(buf.length, DB_HEADER_MAGIC.length);
-  if (!buf.subarray(0, n).equals(DB_HEADER_MAGIC.subarray(0, n))) throw badParameter("not a database connection header");
-  if (buf.length < 8) return { kind: "need-more" };
-  const len = buf.readUInt32BE(4);
-  if (len > MAX_DB_HEADER_BYTES) throw badParameter("database connection header too large");
-  if (buf.length < 8 + len) return { kind: "need-more" };
-  let v: unknown;
-  try {
-    v = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(buf.subarray(8, 8 + len)));
-  } catch {
-    throw badParameter("malformed database connection header");
-  }
-  if (typeof v !== "object" || v === null || Array.isArray(v)) throw badParameter("malformed database connection header");
-  const o = v as Record<string, unknown>;
-  if (o.v !== 1) throw badParameter("unsupported database connection header version");
-  if (typeof o.cert !== "string" || typeof o.clientAddr !== "string" || typeof o.database !== "string") {
-    throw badParameter("malformed database connection header");
-  }
-  return { kind: "ok", header: { cert: o.cert, clientAddr: o.clientAddr, database: o.database }, consumed: 8 + len };
+  return decodeStreamHeader(DB_HEADER, buf);
 }
 
 // ---- which database the client means -----------------------------------

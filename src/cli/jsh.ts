@@ -9,6 +9,7 @@ import {
   currentProfile,
   type Format,
   formatDate,
+  kubeLogout,
   loadCredentials,
   login,
   parseFormat,
@@ -21,6 +22,7 @@ import {
 } from "../lib/client/index.ts";
 import { APP_CONFIG_FORMATS, registerAppsCommands } from "./jsh/apps.ts";
 import { registerDbCommands } from "./jsh/db.ts";
+import { registerKubeCommands } from "./jsh/kube.ts";
 import { registerProxyApp } from "./jsh/proxy-app.ts";
 import { registerProxyDb } from "./jsh/proxy-db.ts";
 import { listNodes, parseSelector, renderNodes } from "./jsh/nodes.ts";
@@ -178,6 +180,7 @@ registerDbCommands(program, globals, print);
 registerProxyDb(program, () => globals().proxy, print);
 registerAppsCommands(program, globals, print);
 registerProxyApp(program, () => globals().proxy, print);
+registerKubeCommands(program, globals, print);
 
 const recordings = program.command("recordings").description("recorded sessions");
 recordings
@@ -238,6 +241,12 @@ program
     const p = currentProfile(globals().proxy);
     removeDbCerts(p);
     removeAppCerts(p);
+    try {
+      kubeLogout(p);
+    } catch (e) {
+      // A kubeconfig jsh cannot read is the user's to fix; the certificates still go.
+      process.stderr.write(`WARNING: ${e instanceof Error ? e.message : String(e)}\n`);
+    }
     removeProfile(p);
     print(`Logged out ${p.user} from ${p.proxy}.`);
   });

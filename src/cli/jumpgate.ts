@@ -70,6 +70,16 @@ function processOptions(cfg: JumpgateConfig, log: ProcessOptions["log"], demo: b
       auditRequests: app.audit_requests,
     };
   }
+  const kube = cfg.kubernetes_service;
+  if (kube.enabled) {
+    if (kube.resources.length > 0) log.warn("kubernetes_service.resources is not used yet: this version serves the contexts of kubeconfig_file only");
+    opts.kube = {
+      kubeconfigFile: kube.kubeconfig_file,
+      kubeClusterName: kube.kube_cluster_name,
+      staticLabels: kube.static_labels,
+      dynamicLabels: kube.dynamic_labels.map((c) => ({ name: c.name, command: c.command, periodMs: c.period })),
+    };
+  }
   if (!a.enabled && cfg.jumpgate.proxy_server) {
     opts.join = {
       proxyAddr: cfg.jumpgate.proxy_server,

@@ -32,8 +32,8 @@ let browser: Browser;
 let alice: LoggedIn;
 let bob: LoggedIn;
 let port = 0;
-/** When the users logged in with jsh (their last TOTP step). */
-let loginTime = 0;
+/** Just after each user logged in with jsh, whose TOTP code was for 30 s later (codes must move forward). */
+const loginTime = new Map<string, number>();
 const work = tempDir("apps");
 const pages: UiPage[] = [];
 const children: ChildProcess[] = [];
@@ -118,7 +118,8 @@ async function signedInUi(u: LoggedIn): Promise<UiPage> {
   // jsh login used the code one step ahead of it (codes are single-use and
   // must move forward): wait until the step after that one is acceptable.
   const step = (t: number) => Math.floor(t / 30_000);
-  while (step(Date.now()) < step(loginTime + 30_000)) await new Promise((r) => setTimeout(r, 500));
+  const used = (loginTime.get(u.name) ?? Date.now()) + 30_000;
+  while (step(Date.now()) < step(used)) await new Promise((r) => setTimeout(r, 500));
   await page.getByLabel("Authenticator code").fill(totpCode(u.secret, new Date(Date.now() + 30_000)));
   await page.keyboard.press("Enter");
   await page.waitForURL(/\/web\/resources$/);
@@ -183,9 +184,10 @@ before(async () => {
   );
   const c = await run("jctl", ["--data-dir", d.dataDir, "create", "-f", join(work, "roles.yaml")]);
   assert.equal(c.code, 0, c.stderr);
-  loginTime = Date.now();
   alice = await userLoggedIn(d, "alice", "dev-apps", "alice");
+  loginTime.set("alice", Date.now());
   bob = await userLoggedIn(d, "bob", "no-apps", "bob");
+  loginTime.set("bob", Date.now());
   await eventually(async () => (await alice.jsh(["apps", "ls"])).stdout.includes("echo"), 20_000, "the apps to be announced");
   browser = await launchBrowser();
 });

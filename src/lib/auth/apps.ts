@@ -1,5 +1,5 @@
 /**
- * Application access in Auth (docs/app-access.md):
+ * Application and Kubernetes access in Auth (docs/app-access.md, docs/kubernetes-access.md):
  *
  * - routes: which app a certificate may name (`jsh apps login`, app sessions),
  *   checked against the caller's current roles (`app_labels`, deny wins);
@@ -11,7 +11,7 @@
  */
 import { createHash, generateKeyPairSync, randomBytes, randomUUID } from "node:crypto";
 import { accessDenied, isJumpgateError, notFound, unauthenticated } from "../../api/errors.ts";
-import { type AppServer, appPublicAddr, appServerApp, lockMessage } from "../../api/resources/index.ts";
+import { type AppServer, appPublicAddr, appServerApp, type KubeServer, kubeServerCluster, lockMessage } from "../../api/resources/index.ts";
 import type { RouteToApp } from "../crypto/index.ts";
 import type { AccessChecker } from "../rbac/index.ts";
 import { RecordStore } from "../services/index.ts";
@@ -198,4 +198,22 @@ function viewOf(rec: AppSessionRecord): AppSessionView {
     expires: new Date(rec.expires),
     tlsCert: rec.tlsCert,
   };
+}
+
+/**
+ * The Kubernetes cluster a certificate from `jsh kube login` may name: one a
+ * Kubernetes Service announces, whose labels the roles' kubernetes_labels
+ * match with some kubernetes_users or kubernetes_groups allowed.
+ */
+export async function kubeClusterFor(ctx: AuthContext, checker: AccessChecker, name: string): Promise<string> {
+  const servers = (await ctx.stores.kubeServers.list()) as unknown as KubeServer[];
+  const matching = servers.filter((s) => s.spec.cluster.metadata.name === name);
+  if (matching.length === 0) throw notFound(`Kubernetes cluster ${name} is not served by any Kubernetes Service (jsh kube ls lists the clusters you may use)`);
+  let reason = "";
+  for (const s of matching) {
+    const d = checker.checkKubeAccess({ labels: kubeServerCluster(s).labels });
+    if (d.allowed) return name;
+    reason = d.reason;
+  }
+  throw accessDenied(`access to Kubernetes cluster ${name} denied: ${reason}`);
 }

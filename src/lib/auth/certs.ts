@@ -102,7 +102,7 @@ export async function issueUserCerts(
   keys: PublicKeys,
   requestedTtlMs: number | undefined,
   /** routeToDatabase must have passed checkDatabaseRoute (databases.ts). */
-  extra: { mfaVerified?: boolean; routeToDatabase?: RouteToDatabase; routeToApp?: RouteToApp; tlsOnly?: boolean } = {},
+  extra: { mfaVerified?: boolean; routeToDatabase?: RouteToDatabase; routeToApp?: RouteToApp; kubernetesCluster?: string; tlsOnly?: boolean } = {},
 ): Promise<IssuedCerts> {
   // App sessions get an X.509 certificate only (no SSH key is sent for them).
   const { ssh, tls } = extra.tlsOnly ? { ssh: undefined, tls: parseTlsKey(keys.tlsPublicKey) } : parseKeys(keys);
@@ -150,6 +150,7 @@ export async function issueUserCerts(
   };
   if (extra.routeToDatabase) identity.routeToDatabase = extra.routeToDatabase;
   if (extra.routeToApp) identity.routeToApp = extra.routeToApp;
+  if (extra.kubernetesCluster) identity.kubernetesCluster = extra.kubernetesCluster;
   const tlsCert = await issueClientCertificate({
     caCert: userCa.tlsSigner.cert,
     caKey: userCa.tlsSigner.key,
@@ -166,6 +167,7 @@ export async function issueUserCerts(
     ttl_seconds: Math.round(ttl / 1000),
     ...(db ? { db_service: db.serviceName, db_protocol: db.protocol, db_user: db.username, db_name: db.database } : {}),
     ...(extra.routeToApp ? { app_name: extra.routeToApp.name, sid: extra.routeToApp.sessionId } : {}),
+    ...(extra.kubernetesCluster ? { kubernetes_cluster: extra.kubernetesCluster } : {}),
   });
   return {
     sshCert: sshCert === undefined ? "" : formatCertificateLine(sshCert),

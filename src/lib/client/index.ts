@@ -41,3 +41,28 @@ export {
   loadAppCert,
   removeAppCerts,
 } from "./appcerts.ts";
+export {
+  currentKubeContext,
+  type KubeconfigEntry,
+  kubeconfigEntryNames,
+  kubeconfigPath,
+  kubeContextName,
+  mergeKubeconfig,
+  readKubeconfig,
+  removeFromKubeconfig,
+  writeKubeconfig,
+} from "./kubeconfig.ts";
+export {
+  type KubeCertPaths,
+  type KubeClusterInfo,
+  type KubeLogin,
+  type KubeLoginOptions,
+  kubeCertDir,
+  kubeCertPaths,
+  kubeClustersFromServers,
+  kubeLogin,
+  kubeLogout,
+  listKubeCerts,
+  listKubeClusters,
+  selectedKubeCluster,
+} from "./kubecerts.ts";

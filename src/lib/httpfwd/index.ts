@@ -8,4 +8,5 @@ export { type ForwardOutcome, type ForwardRequestOptions, HttpForwarder, sendUps
 export { connectionTokens, HOP_BY_HOP, type HeaderEdits, HeaderList, type HeaderPair, isSafeHeaderValue, isValidHeaderName, stripHopByHop } from "./headers.ts";
 export { errorPage, sendErrorPage } from "./page.ts";
 export { type LocationRewriteOptions, locationRewriter } from "./redirect.ts";
+export { StreamSocket } from "./socket.ts";
 export { type DialFn, type UpstreamOptions, type UpstreamTls } from "./upstream.ts";

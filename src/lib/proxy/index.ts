@@ -1,6 +1,7 @@
 export { AppProxy, type AppProxyOptions, type AppRefusal, type AppServerRoute, publicAddrIndex } from "./appproxy/index.ts";
 export { DbProxy, type DbProxyOptions, type DbRefusal, type DbServerRoute } from "./dbproxy/index.ts";
-export { classifyFirstBytes, type ConnHandler, type ConnInfo, Multiplexer } from "./mux.ts";
+export { KubeProxy, type KubeProxyOptions, type KubeRefusal, type KubeServerRoute } from "./kubeproxy/index.ts";
+export { type CertSniOptions, classifyFirstBytes, type ConnHandler, type ConnInfo, Multiplexer, type RouteTls } from "./mux.ts";
 export { type AgentInfo, type AgentRefusal, TunnelServer, type TunnelServerOptions } from "./reversetunnel/index.ts";
 export { type RelayOptions, relay } from "./relay.ts";
 export { type ProxyOptions, type ProxyService, startProxy } from "./service.ts";

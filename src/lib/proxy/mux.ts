@@ -37,11 +37,25 @@ export interface MuxOptions {
   log: Logger;
 }
 
+/** A key pair a route presents instead of the public one, with the CAs its CertificateRequest names. */
+export interface RouteTls extends TlsKeyPair {
+  /** Trust anchors named to the client (so it picks the right certificate); the handler still verifies. */
+  ca?: string[];
+}
+
+export interface CertSniOptions {
+  /** The route's own certificate, read for each new connection (renewals apply at once); default: the public one. */
+  tls?: () => RouteTls;
+}
+
 interface CertSniRoute {
   match: (serverName: string) => boolean;
   alpn: string[];
   handler: ConnHandler;
+  tls?: () => RouteTls;
   server?: tls.Server;
+  /** What the server presents now (its own pair): cert and CAs, to see a renewal. */
+  applied?: string;
 }
 
 export type FirstBytesKind = "tls" | "ssh" | "postgres" | "proxy-v1" | "proxy-v2" | "unknown" | "need-more";
@@ -99,17 +113,18 @@ export class Multiplexer {
   setTls(pair: TlsKeyPair): void {
     this.keyPair = pair;
     this.tls?.setSecureContext({ ...pair, minVersion: "TLSv1.2" });
-    for (const r of this.certSniRoutes) r.server?.setSecureContext({ ...pair, minVersion: "TLSv1.2" });
+    for (const r of this.certSniRoutes) if (!r.tls) r.server?.setSecureContext({ ...pair, minVersion: "TLSv1.2" });
   }
 
   /**
    * TLS connections whose SNI `match`es (read from the ClientHello before the
    * handshake) are asked for a client certificate and go to `handler`; `alpn`
    * lists the protocols offered to them. Every other name is never asked, so
-   * browsers on the web UI see no certificate prompt.
+   * browsers on the web UI see no certificate prompt. With `o.tls` the route
+   * presents its own certificate (one its clients pin, whatever the public one is).
    */
-  handleClientCertSni(match: (serverName: string) => boolean, alpn: string[], handler: ConnHandler): void {
-    this.certSniRoutes.push({ match, alpn, handler });
+  handleClientCertSni(match: (serverName: string) => boolean, alpn: string[], handler: ConnHandler, o: CertSniOptions = {}): void {
+    this.certSniRoutes.push({ match, alpn, handler, ...(o.tls ? { tls: o.tls } : {}) });
   }
 
   /** Registers the handler for TLS connections that negotiated `protocol`. */
@@ -263,9 +278,14 @@ export class Multiplexer {
    * and refuses with a reason the client can show.
    */
   private certTlsServer(route: CertSniRoute): tls.Server {
-    if (route.server) return route.server;
+    if (route.server) {
+      if (route.tls) this.applyRouteTls(route, route.server);
+      return route.server;
+    }
+    const own = route.tls?.();
+    if (own) route.applied = routeTlsKey(own);
     const server = tls.createServer({
-      ...this.keyPair,
+      ...(own ? { cert: own.cert, key: own.key, ...(own.ca ? { ca: own.ca } : {}) } : this.keyPair),
       minVersion: "TLSv1.2",
       handshakeTimeout: this.opts.handshakeTimeoutMs ?? 10_000,
       requestCert: true,
@@ -290,6 +310,21 @@ export class Multiplexer {
     return server;
   }
 
+  /** A renewed route certificate (or new CAs) applies to the next handshake. */
+  private applyRouteTls(route: CertSniRoute, server: tls.Server): void {
+    const own = route.tls?.();
+    if (!own) return;
+    const key = routeTlsKey(own);
+    if (key === route.applied) return;
+    // Tried once per change: a broken pair is logged once, not on every connection.
+    route.applied = key;
+    try {
+      server.setSecureContext({ cert: own.cert, key: own.key, ...(own.ca ? { ca: own.ca } : {}), minVersion: "TLSv1.2" });
+    } catch (e) {
+      this.opts.log.error({ err: String(e) }, "cannot use a route's new certificate; keeping the previous one");
+    }
+  }
+
   private takeProxied(s: net.Socket): Endpoint | undefined {
     if (this.proxiedTls.size === 0) return undefined;
     const key = `${s.remoteAddress ?? "?"}:${s.remotePort ?? 0}`;
@@ -298,6 +333,8 @@ export class Multiplexer {
     return client;
   }
 }
+
+const routeTlsKey = (t: RouteTls) => `${t.cert}\n${(t.ca ?? []).join("\n")}`;
 
 /**
  * Makes the socket report the client from a PROXY header as its remote end, so

@@ -5,7 +5,8 @@ import type { Logger } from "pino";
 import type { AuthClient } from "../../api/authclient.ts";
 import { APP_ALPN, TCP_APP_ALPN } from "../../api/appwire.ts";
 import { ALPN } from "../../api/constants.ts";
-import { Multiplexer } from "./mux.ts";
+import { KUBE_ALPN, kubeSni } from "../../api/kubewire.ts";
+import { Multiplexer, type RouteTls } from "./mux.ts";
 import { createWebServer } from "./web/server.ts";
 import type { SshEntry } from "./web/ssh-hop.ts";
 
@@ -37,6 +38,15 @@ export interface ProxyOptions {
     handle(req: http.IncomingMessage, res: http.ServerResponse): void;
     upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void;
     handleAlpn(stream: Duplex, info: { remoteAddr: string; alpn?: string }): void;
+  };
+  /**
+   * When given, serves kubectl (a KubeProxy): TLS connections whose server
+   * name is `kube.<public host>` are asked for a client certificate, presented
+   * `serverTls()` (host CA), and handed to `handle`.
+   */
+  kubeProxy?: {
+    handle(socket: Duplex, info: { remoteAddr: string }): void;
+    serverTls(): RouteTls;
   };
   /** Idle expiry of web sessions (`proxy_service.web_idle_timeout`); default 30 min. */
   webIdleTimeoutMs?: number;
@@ -116,6 +126,14 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyService> {
     mux.handleRaw("postgres", (s, info) => dbProxy.handlePostgres(s, info));
     mux.handleAlpn(ALPN.postgres, (s, info) => dbProxy.handleAlpn(s, info));
     mux.handleAlpn(ALPN.mysql, (s, info) => dbProxy.handleAlpn(s, info));
+  }
+  const { kubeProxy } = opts;
+  if (kubeProxy) {
+    const name = kubeSni(opts.publicAddr).toLowerCase();
+    // kubectl offers h2 and http/1.1: the route serves HTTP/1.1 only (the Kubernetes Service speaks it, upgrades included).
+    mux.handleClientCertSni((n) => n.toLowerCase() === name, [ALPN.http1, KUBE_ALPN], (s, info) => kubeProxy.handle(s, info), {
+      tls: () => kubeProxy.serverTls(),
+    });
   }
   const addr = await mux.listen(opts.host, opts.port);
   return {

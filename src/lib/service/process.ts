@@ -6,6 +6,7 @@ import type { Logger } from "pino";
 import { createAuthClient } from "../../api/authclient.ts";
 import { systemClock } from "../../api/clock.ts";
 import { badParameter } from "../../api/errors.ts";
+import { kubeSni } from "../../api/kubewire.ts";
 import { type AuthServer, createUser, resetUser } from "../auth/index.ts";
 import { type ProxyService, startProxy } from "../proxy/index.ts";
 import type { CommandLabelSpec } from "../srv/agent/index.ts";
@@ -13,9 +14,11 @@ import { type AuthPart, localHostIdentity, startAuthPart } from "./auth-part.ts"
 import { hostUuid } from "./identity.ts";
 import { type DbPartOptions, startDbPart } from "./db-part.ts";
 import { type AppPartOptions, startAppPart } from "./app-part.ts";
+import { type KubePartOptions, startKubePart } from "./kube-part.ts";
 import { startNodePart } from "./node-part.ts";
 import { startProxyDb } from "./proxy-db.ts";
 import { startProxyApp } from "./proxy-app.ts";
+import { startProxyKube } from "./proxy-kube.ts";
 import { startProxySsh } from "./proxy-part.ts";
 import { proxyKeyPair } from "./proxy-tls.ts";
 import { renewingAuthClient } from "./renewing.ts";
@@ -58,6 +61,8 @@ export interface ProcessOptions {
   db?: Pick<DbPartOptions, "databases" | "resources">;
   /** The Application Service (`app_service`). */
   app?: Pick<AppPartOptions, "apps" | "resources" | "auditRequests">;
+  /** The Kubernetes Service (`kubernetes_service`). */
+  kube?: Pick<KubePartOptions, "kubeconfigFile" | "kubeClusterName" | "staticLabels" | "dynamicLabels">;
   /** Agents without a local Auth Service join through this proxy. */
   join?: { proxyAddr: string; token?: string; insecure: boolean };
   /** Demo mode: create the first admin and print the sign-up link. */
@@ -167,6 +172,19 @@ export async function startProcess(opts: ProcessOptions): Promise<RunningProcess
         log,
       });
       closers.push(async () => proxyApp.close());
+      const proxyKube = await startProxyKube({
+        auth: authClient,
+        tunnels: proxySsh.tunnels,
+        // kubectl checks this certificate against the host CA pinned by jsh kube login, by the name kube.<public host>.
+        issueTls: async () => {
+          const id = await localHostIdentity(server, hostId, opts.nodeName, "proxy", [host], [kubeSni(host)]);
+          return { cert: id.certs.tlsCert, key: id.keys.tls.privateKey.export({ format: "pem", type: "pkcs8" }).toString() };
+        },
+        renewMs: HOST_RENEW_MS,
+        clock: systemClock,
+        log,
+      });
+      closers.push(async () => proxyKube.close());
       const pair = await proxyKeyPair(opts.dataDir, p.httpsKeyPairs, [host]);
       proxyCert = pair.cert;
       proxy = await startProxy({
@@ -181,6 +199,7 @@ export async function startProcess(opts: ProcessOptions): Promise<RunningProcess
         reverseTunnel: proxySsh.tunnels,
         dbProxy: proxyDb.db,
         appProxy: proxyApp.app,
+        kubeProxy: { handle: proxyKube.kube.handle, serverTls: proxyKube.serverTls },
         ...(p.webIdleTimeoutMs ? { webIdleTimeoutMs: p.webIdleTimeoutMs } : {}),
         ...(p.trustedProxyProtocolAddrs?.length ? { trustedProxyProtocolAddrs: p.trustedProxyProtocolAddrs } : {}),
       });
@@ -268,6 +287,30 @@ export async function startProcess(opts: ProcessOptions): Promise<RunningProcess
       clusterName = part.clusterName;
       closers.push(() => part.close());
       log.info({ nodeName: opts.nodeName, apps: opts.app.apps.map((a) => a.name) }, "Application Service is running");
+    }
+
+    if (opts.kube) {
+      const proxyLocal = proxy && opts.proxy ? `${loopback(opts.proxy.listen.host)}:${proxy.port}` : undefined;
+      const part = await startKubePart({
+        dataDir: opts.dataDir,
+        nodeName: opts.nodeName,
+        ...opts.kube,
+        log,
+        ...(auth
+          ? {
+              local: {
+                server: auth.server,
+                authAddr: `${auth.localAddr.host}:${auth.localAddr.port}`,
+                ...(proxyLocal ? { proxyAddr: proxyLocal } : {}),
+                ...(proxyCert ? { proxyCert } : {}),
+              },
+            }
+          : {}),
+        ...(opts.join ? { join: opts.join } : {}),
+      });
+      clusterName = part.clusterName;
+      closers.push(() => part.close());
+      log.info({ nodeName: opts.nodeName, clusters: part.clusters }, "Kubernetes Service is running");
     }
 
     if (opts.demo && auth) await announceFirstAdmin(auth.server, opts, proxy);

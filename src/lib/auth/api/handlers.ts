@@ -27,7 +27,7 @@ import { canSeeNode, certsToProto, guardGrant, guardRoles, isAudited, traitsFrom
 import { watchResources } from "./watch.ts";
 import { authenticateWebSessionRpc, createWebSessionRpc, deleteWebSessionRpc } from "./websession-handlers.ts";
 import { generateForwardingHostCert, generateForwardingUserCert } from "./forwarding-handlers.ts";
-import { appRouteFor } from "../apps.ts";
+import { appRouteFor, kubeClusterFor } from "../apps.ts";
 import { authenticateAppSessionRpc, createAppSessionRpc, deleteAppSessionRpc, generateAppTokenRpc } from "./app-rpc.ts";
 import { APP_SERVER, guardAppServerHeartbeat, isOwnAppServerDelete, visibleAppServers } from "./app-handlers.ts";
 import { guardKubeServerHeartbeat, isOwnKubeServerDelete, KUBE_SERVER, visibleKubeServers } from "./kube-handlers.ts";
@@ -262,7 +262,14 @@ export function authServiceImpl(server: AuthServer): ServiceImpl<typeof AuthServ
       const appName = req.routeToApp?.name ?? "";
       if (appName !== "" && routeToDatabase) throw badParameter("a certificate routes to a database or to an app, not both");
       const routeToApp = appName !== "" ? (await appRouteFor(ctx, checker, appName)).route : undefined;
-      const certs = await issueUserCerts(ctx, target, req, ttl, { ...(routeToDatabase ? { routeToDatabase } : {}), ...(routeToApp ? { routeToApp } : {}) });
+      // jsh kube login: the cluster, if the roles allow it with some Kubernetes user or group.
+      const kubernetesCluster = req.kubernetesCluster !== "" ? await kubeClusterFor(ctx, checker, req.kubernetesCluster) : undefined;
+      if (kubernetesCluster && (routeToApp || routeToDatabase)) throw badParameter("a certificate routes to one database, app or Kubernetes cluster");
+      const certs = await issueUserCerts(ctx, target, req, ttl, {
+        ...(routeToDatabase ? { routeToDatabase } : {}),
+        ...(routeToApp ? { routeToApp } : {}),
+        ...(kubernetesCluster ? { kubernetesCluster } : {}),
+      });
       return certsToProto(certs);
     }),
 

@@ -4,6 +4,7 @@ import { fromProto, toProto } from "../../../api/convert.ts";
 import { isJumpgateError } from "../../../api/errors.ts";
 import { startTestApi } from "../testing/api.ts";
 import { authFixture } from "../testing/fixture.ts";
+import { decodeIdentity, generateKeySet } from "../../crypto/index.ts";
 import { validateResource } from "../validate.ts";
 
 type Fixture = Awaited<ReturnType<typeof authFixture>>;
@@ -95,5 +96,18 @@ describe("Kubernetes clusters in the Auth API", () => {
     await refused(dana.upsertResource({ resource: toProto(validateResource(cluster("mine", { env: "dev" }))), overwrite: false }), "access-denied", /may not create kube_cluster/);
     await admin.deleteResource({ kind: "kube_cluster", name: "staging" });
     assert.equal((await f.auditEvents("kube.delete")).length, 1);
+  });
+
+  test("jsh kube login: a certificate names a cluster the roles allow with a user or group; others are refused with the reason", async () => {
+    const k = generateKeySet();
+    const keys = { sshPublicKey: k.sshPublicKey, tlsPublicKey: k.tlsPublicKey };
+    const dana = await api.asUser("dana");
+    const c = await dana.generateUserCerts({ ...keys, kubernetesCluster: "dev" });
+    assert.equal(decodeIdentity(c.tlsCert).kubernetesCluster, "dev");
+    await assert.rejects(dana.generateUserCerts({ ...keys, kubernetesCluster: "prod" }), /access to Kubernetes cluster prod denied/);
+    await assert.rejects(dana.generateUserCerts({ ...keys, kubernetesCluster: "vault" }), /access to Kubernetes cluster vault denied/);
+    await assert.rejects(dana.generateUserCerts({ ...keys, kubernetesCluster: "nope" }), /cluster nope is not served/);
+    const lena = await api.asUser("lena");
+    await assert.rejects(lena.generateUserCerts({ ...keys, kubernetesCluster: "dev" }), /no kubernetes_groups or kubernetes_users/);
   });
 });

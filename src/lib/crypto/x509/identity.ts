@@ -5,7 +5,7 @@
  *   or per system role (hosts: "node", "proxy", "admin"...), one L per login;
  * - a non-critical extension under the private OID `1.3.6.1.4.1.59999.1.1`
  *   (`IDENTITY_OID`) whose value is a DER UTF8String holding a JSON object:
- *   `{ v: 1, kind, traits, routeToCluster?, routeToDatabase?, routeToApp?,
+ *   `{ v: 1, kind, traits, routeToCluster?, routeToDatabase?, routeToApp?, kubernetesCluster?,
  *      kubernetesGroups, kubernetesUsers, activeRequests, mfaVerified?,
  *      expires (ISO 8601), hostId?, nodeName?, clusterName }`.
  *   Unknown JSON fields are ignored, so newer issuers stay readable.
@@ -47,6 +47,8 @@ export interface Identity {
   routeToCluster?: string;
   routeToDatabase?: RouteToDatabase;
   routeToApp?: RouteToApp;
+  /** The Kubernetes cluster (`kube_cluster` name) a certificate from `jsh kube login` is for. */
+  kubernetesCluster?: string;
   kubernetesGroups: string[];
   kubernetesUsers: string[];
   activeRequests: string[];
@@ -79,6 +81,7 @@ const payloadSchema = z.object({
   routeToCluster: text.optional(),
   routeToDatabase: z.object({ serviceName: text, protocol: text, username: text, database: text }).optional(),
   routeToApp: z.object({ name: text, publicAddr: text, clusterName: text, sessionId: text }).optional(),
+  kubernetesCluster: text.optional(),
   kubernetesGroups: list,
   kubernetesUsers: list,
   activeRequests: list,
@@ -161,6 +164,7 @@ export function encodeIdentity(id: Identity): EncodedIdentity {
   if (id.routeToCluster !== undefined) payload.routeToCluster = id.routeToCluster;
   if (id.routeToDatabase !== undefined) payload.routeToDatabase = { ...id.routeToDatabase };
   if (id.routeToApp !== undefined) payload.routeToApp = { ...id.routeToApp };
+  if (id.kubernetesCluster !== undefined) payload.kubernetesCluster = id.kubernetesCluster;
   if (id.mfaVerified !== undefined) payload.mfaVerified = id.mfaVerified;
   if (id.hostId !== undefined) payload.hostId = id.hostId;
   if (id.nodeName !== undefined) payload.nodeName = id.nodeName;
@@ -234,6 +238,7 @@ export function decodeIdentity(cert: string | Buffer | Uint8Array | NodeX509Cert
   if (p.routeToCluster !== undefined) id.routeToCluster = p.routeToCluster;
   if (p.routeToDatabase !== undefined) id.routeToDatabase = p.routeToDatabase;
   if (p.routeToApp !== undefined) id.routeToApp = p.routeToApp;
+  if (p.kubernetesCluster !== undefined) id.kubernetesCluster = p.kubernetesCluster;
   if (p.mfaVerified !== undefined) id.mfaVerified = p.mfaVerified;
   if (p.hostId !== undefined) id.hostId = p.hostId;
   if (p.nodeName !== undefined) id.nodeName = p.nodeName;

@@ -2,7 +2,8 @@
  * The Kubernetes Service (DESIGN §6), agent side: kubeconfig contexts as
  * clusters, Kubernetes API requests parsed and decided against
  * kubernetes_labels/kubernetes_groups/kubernetes_users/kubernetes_resources,
- * forwarded with impersonation, audited, and exec sessions recorded.
+ * forwarded with impersonation, audited, and exec sessions recorded; the
+ * proxy's streams accepted and their user certificates checked (server.ts).
  */
 export {
   type AuthorizeInput,
@@ -22,5 +23,6 @@ export { KubeAccessError, type KubeStatus, type KubeStatusReason, kubeStatus, se
 export { type KubeAuditEvent, KubeForwarder, type KubeForwarderOptions, type KubeRequestContext } from "./forwarder.ts";
 export { type KubeClusterConfig, type KubeconfigOptions, type KubeCredentials, loadKubeconfig, parseKubeconfig } from "./kubeconfig.ts";
 export { isKubeRequestError, type KubeRequestInfo, KubeRequestError, parseKubeRequest, parseKubeRequestUrl } from "./request.ts";
+export { KubeService, type KubeServiceOptions } from "./server.ts";
 export { type ExecTarget, execTarget } from "./session.ts";
 export { KubeUpstream, type KubeUpstreamOptions } from "./upstream.ts";

@@ -5,6 +5,7 @@
  * with the stream header). This wrapper is a plain stream over the proxy's
  * stream (a tunnel channel or a socket), with the socket methods the server
  * calls: `setTimeout` as a real idle timer, the others passed on or no-ops.
+ * The Application and Kubernetes Services both serve their streams through it.
  */
 import { Duplex } from "node:stream";
 
