@@ -25,14 +25,15 @@ const common = ["--import", "tsx", "--test", "--test-reporter=spec"];
 const env = { ...process.env, JUMPGATE_TEST: "1" };
 
 // End-to-end files mostly wait (daemons starting, certificates expiring, browsers), so they run in
-// two lanes at once. Files that use the shared PostgreSQL and MariaDB servers share one lane, so no
-// two of them touch those servers at the same time; the harness tests check the fakes and peers the
-// e2e tests rely on (real kubectl against the fake API server).
+// two lanes at once. The files that use the shared PostgreSQL and MariaDB servers are all in the
+// first lane, so no two of them touch those servers at the same time; a few others join them so the
+// lanes take about as long. The harness tests check the fakes and peers the e2e tests rely on (real
+// kubectl against the fake API server).
 const e2eFiles = [...find("test/harness", ".test.ts"), ...find("test/e2e", ".test.ts")];
-const usesSharedDatabases = (f) => /(^|\/)(db-[^/]*|daemon-config-file|web-ui)\.e2e\.test\.ts$/.test(f);
+const firstLane = /(^|\/)(db-[^/]*|daemon-config-file|web-ui|cluster-core|ssh-session-join|locks|backend-crash)\.e2e\.test\.ts$/;
 const lanes = [
-  ["e2e (databases)", e2eFiles.filter(usesSharedDatabases)],
-  ["e2e (everything else)", e2eFiles.filter((f) => !usesSharedDatabases(f))],
+  ["e2e (lane 1: databases and more)", e2eFiles.filter((f) => firstLane.test(f))],
+  ["e2e (lane 2)", e2eFiles.filter((f) => !firstLane.test(f))],
 ];
 
 /** Runs one lane with its output kept, then prints it whole, so the two lanes' reports do not interleave. */

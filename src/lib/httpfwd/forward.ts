@@ -158,10 +158,12 @@ export class HttpForwarder {
           const status = upRes.statusCode ?? 502;
           res.writeHead(status, upRes.statusMessage, h.toRaw());
           res.flushHeaders();
-          pipeline(upRes, res, (e) => {
-            if (e && !res.writableFinished) res.destroy();
-            settle({ status });
+          // pipe, not pipeline: pipeline arms an abort controller (and builds an error with a stack) per request.
+          upRes.once("error", () => {
+            if (!res.writableFinished) res.destroy();
           });
+          res.once("finish", () => settle({ status }));
+          upRes.pipe(res);
         });
         if (bodiless) {
           req.resume();

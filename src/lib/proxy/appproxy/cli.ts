@@ -7,7 +7,6 @@
  * A refusal is audited and the inner TLS closed: TCP apps have no protocol to
  * carry a message.
  */
-import { X509Certificate } from "node:crypto";
 import type net from "node:net";
 import type { Duplex } from "node:stream";
 import tls from "node:tls";
@@ -18,6 +17,7 @@ import { isJumpgateError } from "../../../api/errors.ts";
 import { type Identity, VerifiedIdentityCache } from "../../crypto/index.ts";
 import { relay } from "../relay.ts";
 import { type AppRefusal, type AppRoutes, openAppStream } from "./dialer.ts";
+import { peerChainPem } from "../peerchain.ts";
 
 export interface AppTlsRouteOptions {
   /** User CA certificates (PEM): the trust anchors for client certificates. */
@@ -124,22 +124,4 @@ export class AppTlsRoute {
       // auditing a refusal never breaks the refusal
     }
   }
-}
-
-/** The client's chain as PEM for the header, leaf first; self-signed roots left out (the service has its own anchors). */
-export function peerChainPem(s: tls.TLSSocket, leaf: X509Certificate): string {
-  const pems = [leaf.toString()];
-  let c = s.getPeerCertificate(true) as tls.DetailedPeerCertificate | undefined;
-  const seen = new Set<string>([leaf.fingerprint256]);
-  while (c?.issuerCertificate && !seen.has(c.issuerCertificate.fingerprint256)) {
-    c = c.issuerCertificate;
-    seen.add(c.fingerprint256);
-    try {
-      const x = new X509Certificate(c.raw);
-      if (x.issuer !== x.subject) pems.push(x.toString());
-    } catch {
-      break;
-    }
-  }
-  return pems.join("");
 }

@@ -1,4 +1,4 @@
-import { X509Certificate } from "node:crypto";
+import type { X509Certificate } from "node:crypto";
 import type net from "node:net";
 import type { Duplex } from "node:stream";
 import tls from "node:tls";
@@ -8,6 +8,7 @@ import { databaseFromSni, encodeDbHeader, pgErrorResponse, sendDbRefusal } from 
 import { isJumpgateError } from "../../../api/errors.ts";
 import { type Identity, VerifiedIdentityCache } from "../../crypto/index.ts";
 import { relay } from "../relay.ts";
+import { peerChainPem } from "../peerchain.ts";
 import { pgPreTlsStep } from "./pgfront.ts";
 
 export type DbWireProtocol = "postgres" | "mysql";
@@ -255,24 +256,6 @@ export class DbProxy {
 /** Sends the refusal the client prints (a MySQL client is greeted first, so it prints ERROR 1045). */
 function refuse(s: Duplex, protocol: DbWireProtocol, message: string): void {
   sendDbRefusal(s, protocol, message);
-}
-
-function peerChainPem(s: tls.TLSSocket, leaf: X509Certificate): string {
-  const pems = [leaf.toString()];
-  let c = s.getPeerCertificate(true) as tls.DetailedPeerCertificate | undefined;
-  const seen = new Set<string>([leaf.fingerprint256]);
-  while (c?.issuerCertificate && !seen.has(c.issuerCertificate.fingerprint256)) {
-    c = c.issuerCertificate;
-    seen.add(c.fingerprint256);
-    try {
-      const x = new X509Certificate(c.raw);
-      // Self-signed roots add nothing: the service has its own trust anchors.
-      if (x.issuer !== x.subject) pems.push(x.toString());
-    } catch {
-      break;
-    }
-  }
-  return pems.join("");
 }
 
 function setNoDelay(d: Duplex): void {
