@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm test`: makes sure the system peers the tests talk to are installed and
-// running (a fresh Debian machine as root needs nothing done by hand), then runs
-// the unit tests and the end-to-end tests with Node's test runner.
+// running (a fresh Debian machine as root needs nothing done by hand), then checks
+// formatting and lint rules, and runs the unit tests and the end-to-end tests with
+// Node's test runner.
 import { spawn, spawnSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
@@ -54,6 +55,12 @@ function runLane(name, files) {
 
 const only = process.argv[2];
 let failed = false;
+if (!only || only === "lint") {
+  // Formatting and lint rules (biome.json) first: a second or two, and a clear list of what to fix.
+  console.log("\n# lint (biome check src test; `npx biome check --write src test` fixes formatting)");
+  const r = spawnSync(node, [join("node_modules", "@biomejs", "biome", "bin", "biome"), "check", "src", "test"], { stdio: "inherit", env });
+  if (r.status !== 0) failed = true;
+}
 if (!only || only === "unit") {
   console.log("\n# unit tests");
   const r = spawnSync(node, [...common, "--test-concurrency=2", ...find("src", ".test.ts")], { stdio: "inherit", env });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { describe, test } from "node:test";
 import { Duplex } from "node:stream";
+import { describe, test } from "node:test";
 import {
   classifyPgPreStartup,
   databaseFromSni,
@@ -35,7 +35,11 @@ describe("database connection header", () => {
   });
 
   test("refuses wrong magic, oversized and malformed bodies", () => {
-    const bad = (b: Buffer) => assert.throws(() => decodeDbHeader(b), (e) => isJumpgateError(e, "bad-parameter"));
+    const bad = (b: Buffer) =>
+      assert.throws(
+        () => decodeDbHeader(b),
+        (e) => isJumpgateError(e, "bad-parameter"),
+      );
     bad(Buffer.from("SSH-2.0"));
     const big = Buffer.from("JGDB\0\0\0\0");
     big.writeUInt32BE(MAX_DB_HEADER_BYTES + 1, 4);

@@ -80,10 +80,7 @@ export const PG_PROTOCOL_V3 = 196608;
 /** The largest StartupMessage we read before refusing (libpq's limit is 10 000). */
 export const PG_MAX_STARTUP_BYTES = 10_000;
 
-export type PgPreStartup =
-  | { kind: "need-more" }
-  | { kind: "ssl" | "gssenc" | "cancel" | "startup"; length: number }
-  | { kind: "invalid"; reason: string };
+export type PgPreStartup = { kind: "need-more" } | { kind: "ssl" | "gssenc" | "cancel" | "startup"; length: number } | { kind: "invalid"; reason: string };
 
 /** Pure: classifies the untyped packet a Postgres client sends first (length, then a code). */
 export function classifyPgPreStartup(buf: Buffer): PgPreStartup {

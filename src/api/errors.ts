@@ -25,15 +25,13 @@ export class JumpgateError extends Error {
   }
 }
 
-export const accessDenied = (message: string, detail?: string) =>
-  new JumpgateError("access-denied", message, detail === undefined ? undefined : { detail });
+export const accessDenied = (message: string, detail?: string) => new JumpgateError("access-denied", message, detail === undefined ? undefined : { detail });
 /** No session, or one that expired or was revoked: the caller must sign in again. */
 export const unauthenticated = (message: string) => new JumpgateError("unauthenticated", message);
 export const notFound = (message: string) => new JumpgateError("not-found", message);
 export const alreadyExists = (message: string) => new JumpgateError("already-exists", message);
 export const badParameter = (message: string) => new JumpgateError("bad-parameter", message);
-export const connectionProblem = (message: string, cause?: unknown) =>
-  new JumpgateError("connection-problem", message, { cause });
+export const connectionProblem = (message: string, cause?: unknown) => new JumpgateError("connection-problem", message, { cause });
 export const limitExceeded = (message: string) => new JumpgateError("limit-exceeded", message);
 export const compareFailed = (message: string) => new JumpgateError("compare-failed", message);
 

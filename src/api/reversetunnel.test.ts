@@ -11,9 +11,26 @@ test("dial requests round-trip", () => {
 });
 
 test("malformed dial requests are refused as bad-parameter", () => {
-  const bad = ["", "null", "[]", "{", '{"v":2,"client":"a"}', '{"v":1}', '{"v":1,"client":1}', '{"v":1,"client":"a","target":5}', `{"v":1,"client":"${"x".repeat(5000)}"}`];
+  const bad = [
+    "",
+    "null",
+    "[]",
+    "{",
+    '{"v":2,"client":"a"}',
+    '{"v":1}',
+    '{"v":1,"client":1}',
+    '{"v":1,"client":"a","target":5}',
+    `{"v":1,"client":"${"x".repeat(5000)}"}`,
+  ];
   for (const text of bad) {
-    assert.throws(() => decodeDialRequest(text), (e) => isJumpgateError(e, "bad-parameter"), text.slice(0, 40));
+    assert.throws(
+      () => decodeDialRequest(text),
+      (e) => isJumpgateError(e, "bad-parameter"),
+      text.slice(0, 40),
+    );
   }
-  assert.throws(() => encodeDialRequest({ clientAddr: "x".repeat(5000) }), (e) => isJumpgateError(e, "bad-parameter"));
+  assert.throws(
+    () => encodeDialRequest({ clientAddr: "x".repeat(5000) }),
+    (e) => isJumpgateError(e, "bad-parameter"),
+  );
 });

@@ -1,7 +1,7 @@
 import { Command, Option } from "commander";
 import { VERSION } from "../api/constants.ts";
-import { loadConfig } from "../lib/config/index.ts";
 import { type AdminConnection, connectAdmin, parseFormat } from "../lib/client/index.ts";
+import { loadConfig } from "../lib/config/index.ts";
 import { authExport, authSign } from "./jctl/auth.ts";
 import { auditEvents, lockCreate, statusText, tokensAdd, tokensLs } from "./jctl/misc.ts";
 import { createFromFile, getResources, removeResource } from "./jctl/resources.ts";
@@ -39,9 +39,13 @@ const print = (s: string): void => {
 const fmt = (allowed?: ("text" | "json" | "yaml")[]) =>
   new Option("--format <format>", "output format").default("text").choices(allowed ?? ["text", "json", "yaml"]);
 
-program.command("status").description("cluster name, CA fingerprints, version").addOption(fmt()).action(async (o) => {
-  print(await statusText(await auth(), parseFormat(o.format)));
-});
+program
+  .command("status")
+  .description("cluster name, CA fingerprints, version")
+  .addOption(fmt())
+  .action(async (o) => {
+    print(await statusText(await auth(), parseFormat(o.format)));
+  });
 
 const users = program.command("users").description("manage users");
 users
@@ -51,7 +55,10 @@ users
   .option("--logins <logins>", "comma-separated OS logins (trait logins)")
   .option("--traits <kv...>", "traits as KEY=V1,V2")
   .action(async (name, o) => print(await usersAdd(await auth(), name, o)));
-users.command("ls").addOption(fmt()).action(async (o) => print(await usersLs(await auth(), parseFormat(o.format))));
+users
+  .command("ls")
+  .addOption(fmt())
+  .action(async (o) => print(await usersLs(await auth(), parseFormat(o.format))));
 users.command("rm <name>").action(async (name) => {
   await (await auth()).deleteResource({ kind: "user", name });
   print(`User "${name}" has been deleted`);
@@ -62,7 +69,10 @@ users
   .option("--set-logins <logins>", "replace the user's logins")
   .option("--set-traits <kv...>", "replace traits KEY=V1,V2")
   .action(async (name, o) => print(await usersUpdate(await auth(), name, o)));
-users.command("reset <name>").description("clear password and second factor, print a new link").action(async (name) => print(await usersReset(await auth(), name)));
+users
+  .command("reset <name>")
+  .description("clear password and second factor, print a new link")
+  .action(async (name) => print(await usersReset(await auth(), name)));
 
 program
   .command("create")
@@ -70,10 +80,17 @@ program
   .requiredOption("-f, --file <file>", "YAML file with one or more documents ('-' for stdin)")
   .option("--force", "overwrite existing resources")
   .action(async (o) => print((await createFromFile(await auth(), o.file, !!o.force)).join("\n")));
-program.command("get <ref>").description("print KIND or KIND/NAME").addOption(fmt().default("yaml")).action(async (ref, o) => {
-  print(await getResources(await auth(), ref, parseFormat(o.format)));
-});
-program.command("rm <ref>").description("delete KIND/NAME").action(async (ref) => print(await removeResource(await auth(), ref)));
+program
+  .command("get <ref>")
+  .description("print KIND or KIND/NAME")
+  .addOption(fmt().default("yaml"))
+  .action(async (ref, o) => {
+    print(await getResources(await auth(), ref, parseFormat(o.format)));
+  });
+program
+  .command("rm <ref>")
+  .description("delete KIND/NAME")
+  .action(async (ref) => print(await removeResource(await auth(), ref)));
 
 const tokens = program.command("tokens").description("manage join tokens");
 tokens
@@ -86,7 +103,10 @@ tokens
     const proxy = process.env.JUMPGATE_PROXY ?? "PROXY_HOST:3080";
     print(await tokensAdd(await auth(), o, parseFormat(o.format), proxy));
   });
-tokens.command("ls").addOption(fmt()).action(async (o) => print(await tokensLs(await auth(), parseFormat(o.format))));
+tokens
+  .command("ls")
+  .addOption(fmt())
+  .action(async (o) => print(await tokensLs(await auth(), parseFormat(o.format))));
 tokens.command("rm <token>").action(async (token) => {
   await (await auth()).deleteResource({ kind: "token", name: token });
   print("Token has been deleted");

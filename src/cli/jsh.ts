@@ -3,7 +3,6 @@ import { Command, Option } from "commander";
 import { VERSION } from "../api/constants.ts";
 import { badParameter } from "../api/errors.ts";
 import { parseDuration } from "../api/resources/index.ts";
-import { decodeIdentity } from "../lib/crypto/index.ts";
 import {
   ask,
   currentProfile,
@@ -20,14 +19,15 @@ import {
   render,
   userAuthClient,
 } from "../lib/client/index.ts";
+import { decodeIdentity } from "../lib/crypto/index.ts";
 import { APP_CONFIG_FORMATS, registerAppsCommands } from "./jsh/apps.ts";
 import { registerDbCommands } from "./jsh/db.ts";
 import { registerKubeCommands } from "./jsh/kube.ts";
+import { listNodes, parseSelector, renderNodes } from "./jsh/nodes.ts";
+import { proxySsh, scp, sshConfig } from "./jsh/openssh.ts";
 import { registerProxyApp } from "./jsh/proxy-app.ts";
 import { registerProxyDb } from "./jsh/proxy-db.ts";
-import { listNodes, parseSelector, renderNodes } from "./jsh/nodes.ts";
 import { playRecording, recordingsLs } from "./jsh/recordings.ts";
-import { proxySsh, scp, sshConfig } from "./jsh/openssh.ts";
 import { type JoinMode, jshJoin, listSessions, renderSessions } from "./jsh/sessions.ts";
 import { jshSsh, type SshFlags } from "./jsh/ssh.ts";
 import { main } from "./run.ts";

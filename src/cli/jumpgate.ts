@@ -6,10 +6,7 @@ import { createLogger, createRegistry, startDiagServer } from "../lib/observabil
 import { type ProcessOptions, startProcess } from "../lib/service/index.ts";
 import { main } from "./run.ts";
 
-const program = new Command("jumpgate")
-  .description("The Jumpgate daemon: Auth, Proxy and agent services")
-  .version(VERSION)
-  .exitOverride();
+const program = new Command("jumpgate").description("The Jumpgate daemon: Auth, Proxy and agent services").version(VERSION).exitOverride();
 
 function processOptions(cfg: JumpgateConfig, log: ProcessOptions["log"], demo: boolean): ProcessOptions {
   const a = cfg.auth_service;
@@ -26,10 +23,7 @@ function processOptions(cfg: JumpgateConfig, log: ProcessOptions["log"], demo: b
     log,
   };
   if (a.enabled) {
-    const storage =
-      a.storage.type === "postgres"
-        ? { type: "postgres" as const, connString: a.storage.conn_string ?? "" }
-        : { type: a.storage.type };
+    const storage = a.storage.type === "postgres" ? { type: "postgres" as const, connString: a.storage.conn_string ?? "" } : { type: a.storage.type };
     opts.auth = {
       listen: hp(a.listen_addr),
       storage,
@@ -136,9 +130,7 @@ program
     // Databases and keys exist now; sessions on this host get the usual umask for the files users create.
     process.umask(umask);
     const registry = createRegistry();
-    const diag = cfg.jumpgate.diag_addr
-      ? await startDiagServer({ addr: cfg.jumpgate.diag_addr, registry, isReady: () => running.ready() })
-      : undefined;
+    const diag = cfg.jumpgate.diag_addr ? await startDiagServer({ addr: cfg.jumpgate.diag_addr, registry, isReady: () => running.ready() }) : undefined;
     if (diag) log.info({ addr: cfg.jumpgate.diag_addr, port: diag.port }, "diagnostics are listening");
     await new Promise<void>((resolve) => {
       const stop = (signal: string) => {

@@ -128,7 +128,11 @@ async function signedInUi(u: LoggedIn): Promise<UiPage> {
 
 async function jshProxyApp(u: LoggedIn, name: string): Promise<{ port: number; output(): string }> {
   const p = await freePort();
-  const child = spawn(process.execPath, [BIN_PATH("jsh"), "proxy", "app", name, "--port", String(p)], { cwd: ROOT, env: { ...process.env, ...u.env }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [BIN_PATH("jsh"), "proxy", "app", name, "--port", String(p)], {
+    cwd: ROOT,
+    env: { ...process.env, ...u.env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   children.push(child);
   let out = "";
   child.stdout?.on("data", (b: Buffer) => (out += b.toString()));
@@ -230,7 +234,11 @@ test("the browser opens the app from the resource list; the app gets a JWT that 
   const last = seen.filter((s) => s.path === "/").at(-1);
   assert.ok(last, "the app got the request");
   const token = String(last.headers["jumpgate-jwt-assertion"] ?? "");
-  const { payload } = await jwtVerify(token, await jwks(), { issuer: CLUSTER, audience: `http://127.0.0.1:${(app.address() as net.AddressInfo).port}`, algorithms: ["ES256"] });
+  const { payload } = await jwtVerify(token, await jwks(), {
+    issuer: CLUSTER,
+    audience: `http://127.0.0.1:${(app.address() as net.AddressInfo).port}`,
+    algorithms: ["ES256"],
+  });
   assert.equal(payload.username, "alice");
   assert.equal(payload.sub, "alice");
   assert.deepEqual(payload.roles, ["dev-apps"]);
@@ -254,7 +262,12 @@ test("the browser opens the app from the resource list; the app gets a JWT that 
   ui.assertNoConsoleErrors();
 
   await auditedEvent(d, ["app.session.start"], (e) => e.user === "alice" && e.app_name === "dash" && e.success !== false, "app.session.start for alice");
-  await auditedEvent(d, ["app.session.request"], (e) => e.user === "alice" && e.path === "/upload" && e.method === "POST" && Number(e.status) === 200, "the upload request event");
+  await auditedEvent(
+    d,
+    ["app.session.request"],
+    (e) => e.user === "alice" && e.path === "/upload" && e.method === "POST" && Number(e.status) === 200,
+    "the upload request event",
+  );
 });
 
 test("a user whose roles do not allow the app gets a 403 page with the reason, and the refusal is audited", async () => {

@@ -67,10 +67,7 @@ describe("cluster core, end to end", () => {
     assert.match(used.text, /expired or was already used/);
 
     aliceUsedCode = nextCode(aliceSecret);
-    const login = await jsh(
-      ["login", `--proxy=${d.proxyAddr}`, "--user=alice", "--insecure", `--otp=${aliceUsedCode}`],
-      { JSH_PASSWORD: PASSWORD },
-    );
+    const login = await jsh(["login", `--proxy=${d.proxyAddr}`, "--user=alice", "--insecure", `--otp=${aliceUsedCode}`], { JSH_PASSWORD: PASSWORD });
     assert.equal(login.code, 0, login.stderr);
 
     const status = await jsh(["status", "--format=json"]);
@@ -142,10 +139,7 @@ describe("cluster core, end to end", () => {
       });
       assert.equal(r.code, 1);
     }
-    const locked = await jsh(
-      ["login", `--proxy=${d.proxyAddr}`, "--user=mallory", "--insecure", `--otp=${nextCode(secret)}`],
-      { JSH_PASSWORD: PASSWORD },
-    );
+    const locked = await jsh(["login", `--proxy=${d.proxyAddr}`, "--user=mallory", "--insecure", `--otp=${nextCode(secret)}`], { JSH_PASSWORD: PASSWORD });
     assert.equal(locked.code, 1);
     assert.match(locked.stderr, /temporarily locked/);
     const ev = await jctl("audit", "events", "--type=user.locked", "--format=json");
@@ -205,16 +199,8 @@ spec:
     const cases: [string, string, RegExp][] = [
       ["malformed.yaml", "kind: role\nmetadata: {name: x\n", /malformed\.yaml:\d+/],
       ["unknown-kind.yaml", "kind: rolez\nversion: v7\nmetadata: {name: x}\n", /unknown kind "rolez"/],
-      [
-        "unknown-field.yaml",
-        "kind: role\nversion: v7\nmetadata: {name: x}\nspec: {allow: {loginz: [a]}}\n",
-        /spec\.allow\.loginz/,
-      ],
-      [
-        "mistyped.yaml",
-        "kind: role\nversion: v7\nmetadata: {name: x}\nspec: {allow: {logins: 5}}\n",
-        /spec\.allow\.logins/,
-      ],
+      ["unknown-field.yaml", "kind: role\nversion: v7\nmetadata: {name: x}\nspec: {allow: {loginz: [a]}}\n", /spec\.allow\.loginz/],
+      ["mistyped.yaml", "kind: role\nversion: v7\nmetadata: {name: x}\nspec: {allow: {logins: 5}}\n", /spec\.allow\.logins/],
       [
         "second-bad.yaml",
         "kind: role\nversion: v7\nmetadata: {name: good-one}\nspec: {}\n---\nkind: role\nversion: v7\nmetadata: {name: y}\nspec: {deny: {node_labels: 7}}\n",
@@ -260,9 +246,7 @@ spec:
     assert.equal((await jctl("status", "--format=json")).stdout, statusBefore);
     const users = await jctl("users", "ls", "--format=json");
     assert.ok((JSON.parse(users.stdout) as { metadata: { name: string } }[]).some((u) => u.metadata.name === "alice"));
-    const roles = (JSON.parse((await jctl("get", "roles", "--format=json")).stdout) as { metadata: { name: string } }[]).map(
-      (r) => r.metadata.name,
-    );
+    const roles = (JSON.parse((await jctl("get", "roles", "--format=json")).stdout) as { metadata: { name: string } }[]).map((r) => r.metadata.name);
     for (const r of ["access", "editor", "auditor", "dev"]) assert.ok(roles.includes(r), `role ${r} lost`);
     const tokens = await jctl("tokens", "ls", "--format=json");
     assert.ok(tokens.stdout.includes(token));

@@ -77,7 +77,10 @@ proxy_service:
 
     const events = await jctl("audit", "events", "--type=user.login", "--format=json");
     assert.ok((JSON.parse(events.stdout) as { user: string }[]).some((e) => e.user === "pat"));
-    const exported = readFileSync(join(dir, "audit.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    const exported = readFileSync(join(dir, "audit.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     assert.ok(exported.some((e: { event: string; user?: string }) => e.event === "user.login" && e.user === "pat"));
     assert.ok(!readFileSync(join(dir, "audit.jsonl"), "utf8").includes("no second factor here"), "passwords must not reach the audit log");
   } finally {

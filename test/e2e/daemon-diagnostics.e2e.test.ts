@@ -18,7 +18,10 @@ test("--diag-addr serves /healthz, /readyz and Prometheus /metrics; SIGTERM stop
     assert.match(metrics, /^# HELP /m);
     assert.match(metrics, /process_cpu_seconds_total/);
     // Logs are JSON lines on stderr.
-    const first = d.stderr().split("\n").find((l) => l.trim());
+    const first = d
+      .stderr()
+      .split("\n")
+      .find((l) => l.trim());
     assert.doesNotThrow(() => JSON.parse(first ?? ""));
   } finally {
     assert.equal(await d.stop(), 0);

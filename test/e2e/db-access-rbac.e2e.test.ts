@@ -108,7 +108,13 @@ spec:
   );
   const tok = await jctl("tokens", "add", "--type=db", "--ttl=10m", "--format=json");
   assert.equal(tok.code, 0, tok.stderr);
-  agent = await startAgent({ proxyAddr: d.proxyAddr, dataDir: agentDir, config: agentConfig, extraArgs: ["--roles=db"], token: JSON.parse(tok.stdout).token as string });
+  agent = await startAgent({
+    proxyAddr: d.proxyAddr,
+    dataDir: agentDir,
+    config: agentConfig,
+    extraArgs: ["--roles=db"],
+    token: JSON.parse(tok.stdout).token as string,
+  });
   alice = await userLoggedIn(d, "alice", "db-dev,db-extra", "alice");
   await eventually(
     async () => {
@@ -170,7 +176,12 @@ test("the audit log holds simple and extended/prepared queries with the session 
     "the prepared statement with its parameter in the audit log",
   );
   assert.notEqual(q2.sid, q1.sid);
-  const q3 = await auditedEvent(d, ["db.session.query"], (e) => e.sid === q2.sid && e.db_query === "select $1::int + 1 as n", "the unnamed extended query in the audit log");
+  const q3 = await auditedEvent(
+    d,
+    ["db.session.query"],
+    (e) => e.sid === q2.sid && e.db_query === "select $1::int + 1 as n",
+    "the unnamed extended query in the audit log",
+  );
   assert.deepEqual(q3.db_query_parameters, ["41"]);
   for (const sid of [q1.sid, q2.sid]) {
     await auditedEvent(d, ["db.session.end"], (e) => e.sid === sid, `db.session.end for ${sid}`);
@@ -212,7 +223,10 @@ test("a database user outside the role: jsh db connect is refused with the reaso
 test("a database name outside the role: refused at login and at the Database Service, with the reason, audited", async () => {
   const r = await alice.jsh(["db", "login", "pg", `--db-user=${pgUser}`, "--db-name=postgres"]);
   assert.notEqual(r.code, 0);
-  assert.match(r.stderr, /ERROR: access to database "pg" as database user "[^"]+" and database name "postgres" denied: no role allows database name "postgres"/);
+  assert.match(
+    r.stderr,
+    /ERROR: access to database "pg" as database user "[^"]+" and database name "postgres" denied: no role allows database name "postgres"/,
+  );
   await refusedAndAudited(["auth"], (e) => /database name "postgres"/.test(String(e.error)), "db name at login");
   const p = await psql(viaTunnel(tunnel?.port ?? 0, { dbname: "postgres" }), "select 1");
   assert.notEqual(p.code, 0);
@@ -226,7 +240,11 @@ test("a deny rule matching the database's labels: refused with the reason (roles
     const p = await psql(viaTunnel(tunnel?.port ?? 0), "select 1");
     assert.notEqual(p.code, 0);
     assert.match(p.stderr, /FATAL: .*access to db denied: denied by role "db-extra"/);
-    await refusedAndAudited(["db.session.start"], (e) => e.db_service === "pg" && /denied by role "db-extra"/.test(String(e.error)), "deny rule at the service");
+    await refusedAndAudited(
+      ["db.session.start"],
+      (e) => e.db_service === "pg" && /denied by role "db-extra"/.test(String(e.error)),
+      "deny rule at the service",
+    );
   } finally {
     await createFrom("extra-allow.yaml", extraRole("  allow: {}"), true);
   }
@@ -246,7 +264,11 @@ test("a certificate for another database is refused with the reason, not reroute
     const p = await psql(viaTunnel(wrong.port), "select 1");
     assert.notEqual(p.code, 0);
     assert.match(p.stderr, /FATAL: .*this certificate is for database pg, not pg-quiet: run jsh db login pg-quiet/);
-    await refusedAndAudited(["db.session.start"], (e) => e.db_service === "pg-quiet" && /certificate is for database pg/.test(String(e.error)), "a certificate for another database");
+    await refusedAndAudited(
+      ["db.session.start"],
+      (e) => e.db_service === "pg-quiet" && /certificate is for database pg/.test(String(e.error)),
+      "a certificate for another database",
+    );
   } finally {
     await wrong.stop();
     await alice.jsh(["db", "logout", "pg-quiet"]);

@@ -38,7 +38,9 @@ async function createFrom(name: string, yaml: string, force = false): Promise<vo
 /** The mysql client at the local tunnel: no certificate or password options. */
 function mysqlViaTunnel(sql: string, user = m.user, o: { port?: number; database?: string } = {}) {
   const port = o.port ?? tunnel?.port ?? 0;
-  return run("mysql", ["--no-defaults", "-h", "127.0.0.1", "-P", String(port), "--protocol=TCP", "-u", user, "-N", "-B", o.database ?? m.name, "-e", sql], { timeoutMs: 30_000 });
+  return run("mysql", ["--no-defaults", "-h", "127.0.0.1", "-P", String(port), "--protocol=TCP", "-u", user, "-N", "-B", o.database ?? m.name, "-e", sql], {
+    timeoutMs: 30_000,
+  });
 }
 
 const extraRole = (spec: string) => `kind: role
@@ -91,7 +93,13 @@ spec:
   await createFrom("extra.yaml", extraRole("  allow: {}"));
   const tok = await jctl("tokens", "add", "--type=db", "--ttl=10m", "--format=json");
   assert.equal(tok.code, 0, tok.stderr);
-  agent = await startAgent({ proxyAddr: d.proxyAddr, dataDir: agentDir, config: agentConfig, extraArgs: ["--roles=db"], token: JSON.parse(tok.stdout).token as string });
+  agent = await startAgent({
+    proxyAddr: d.proxyAddr,
+    dataDir: agentDir,
+    config: agentConfig,
+    extraArgs: ["--roles=db"],
+    token: JSON.parse(tok.stdout).token as string,
+  });
   alice = await userLoggedIn(d, "alice", "db-dev,db-extra", "alice");
   await eventually(async () => (await alice.jsh(["db", "ls"])).stdout.includes("maria2"), 30_000, "maria and maria2 in jsh db ls");
 });
@@ -108,7 +116,9 @@ test("jsh db connect maria --db-user --db-name -- -e 'select 1' runs mysql with 
   const withArgs = await alice.jsh(["db", "connect", "maria", `--db-user=${m.user}`, `--db-name=${m.name}`, "--", "-N", "-B", "-e", "select 1"]);
   assert.equal(withArgs.code, 0, withArgs.stderr);
   assert.equal(withArgs.stdout.trim(), "1");
-  const withStdin = await alice.jsh(["db", "connect", "maria", `--db-user=${m.user}`, `--db-name=${m.name}`], { input: "select 40 + 2 as answer, database() as db;\n" });
+  const withStdin = await alice.jsh(["db", "connect", "maria", `--db-user=${m.user}`, `--db-name=${m.name}`], {
+    input: "select 40 + 2 as answer, database() as db;\n",
+  });
   assert.equal(withStdin.code, 0, withStdin.stderr);
   assert.equal(withStdin.stdout.trim(), `answer\tdb\n42\t${m.name}`);
 });
@@ -152,12 +162,20 @@ test("the audit log holds plain and prepared statements with the session id, and
 test("a database user outside the role: refused at login and at the Database Service with the reason mysql prints, audited", async () => {
   const r = await alice.jsh(["db", "connect", "maria", "--db-user=mallory", `--db-name=${m.name}`, "--", "-e", "select 1"]);
   assert.notEqual(r.code, 0);
-  assert.match(r.stderr, /ERROR: access to database "maria" as database user "mallory" and database name "[^"]+" denied: no role allows database user "mallory"/);
+  assert.match(
+    r.stderr,
+    /ERROR: access to database "maria" as database user "mallory" and database name "[^"]+" denied: no role allows database user "mallory"/,
+  );
   await auditedEvent(d, ["auth"], (e) => e.success === false && /database user "mallory"/.test(String(e.error)), "the refusal at login in the audit log");
   const p = await mysqlViaTunnel("select 1", "mallory");
   assert.notEqual(p.code, 0);
   assert.match(p.stderr, /ERROR 1045 \(28000\).*access to db denied: this certificate is for database user "[^"]+", not "mallory"/);
-  await auditedEvent(d, ["db.session.start"], (e) => e.success === false && e.db_user === "mallory" && e.db_service === "maria", "the refusal at the service in the audit log");
+  await auditedEvent(
+    d,
+    ["db.session.start"],
+    (e) => e.success === false && e.db_user === "mallory" && e.db_service === "maria",
+    "the refusal at the service in the audit log",
+  );
 });
 
 test("a deny rule matching the database's labels: mysql prints the reason, audited", async () => {
@@ -187,7 +205,12 @@ test("a database name outside the role: refused at login and at the Database Ser
   const p = await mysqlViaTunnel("select 1", m.user, { database: "mysql" });
   assert.notEqual(p.code, 0);
   assert.match(p.stderr, /ERROR 1045 \(28000\).*access to db denied: this certificate is for database "[^"]+", not "mysql"/);
-  await auditedEvent(d, ["db.session.start"], (e) => e.success === false && e.db_name === "mysql" && e.db_service === "maria", "the refusal at the service in the audit log");
+  await auditedEvent(
+    d,
+    ["db.session.start"],
+    (e) => e.success === false && e.db_name === "mysql" && e.db_service === "maria",
+    "the refusal at the service in the audit log",
+  );
 });
 
 test("a certificate for another database is refused with the reason mysql prints, not rerouted, and audited", async () => {

@@ -174,7 +174,11 @@ test("killing the Database Service mid-query gives psql a clean error; after a r
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /server closed the connection|connection to server|terminated|FATAL|ERROR/i);
   agent = await startDbAgent();
-  await eventually(async () => (await psql(tunnelConn(), "select 1", 15_000)).stdout.trim() === "1", 45_000, "psql to work after the Database Service restarts");
+  await eventually(
+    async () => (await psql(tunnelConn(), "select 1", 15_000)).stdout.trim() === "1",
+    45_000,
+    "psql to work after the Database Service restarts",
+  );
 });
 
 test("an expired certificate is refused with a message psql prints", async () => {
@@ -182,8 +186,16 @@ test("an expired certificate is refused with a message psql prints", async () =>
   const wait = shortExpires - Date.now() + 1_000;
   if (wait > 0) await new Promise((r) => setTimeout(r, wait));
   const [host, port] = d.proxyAddr.split(":");
-  const r = await psql(`host=${host} port=${port} sslmode=require sslcert=${shortCert}.crt sslkey=${shortCert}.key user=${pgUser} dbname=${db.name}`, "select 1");
+  const r = await psql(
+    `host=${host} port=${port} sslmode=require sslcert=${shortCert}.crt sslkey=${shortCert}.key user=${pgUser} dbname=${db.name}`,
+    "select 1",
+  );
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /FATAL:.*expired/);
-  await auditedEvent(d, ["db.session.start"], (e) => e.success === false && /expired/.test(String(e.error)), "the expired certificate's refusal in the audit log");
+  await auditedEvent(
+    d,
+    ["db.session.start"],
+    (e) => e.success === false && /expired/.test(String(e.error)),
+    "the expired certificate's refusal in the audit log",
+  );
 });

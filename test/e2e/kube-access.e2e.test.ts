@@ -38,7 +38,8 @@ function kubectlMinor(): number {
 }
 const MINOR = kubectlMinor();
 // Debian's kubernetes-client is kubectl 1.20, which execs over SPDY only (docs/kubernetes-access.md, Limits).
-const noExec = MINOR >= 30 ? (hasScript ? false : "script(1) is not installed") : `kubectl 1.${MINOR} execs over SPDY only, which the fake API server does not speak`;
+const noExec =
+  MINOR >= 30 ? (hasScript ? false : "script(1) is not installed") : `kubectl 1.${MINOR} execs over SPDY only, which the fake API server does not speak`;
 
 const kubeconfigOf = (u: LoggedIn) => join(u.home, "kubeconfig");
 const envOf = (u: LoggedIn) => ({ ...u.env, KUBECONFIG: kubeconfigOf(u), HOME: u.home });
@@ -52,7 +53,16 @@ before(async () => {
   const tok = JSON.parse((await run("jctl", ["--data-dir", d.dataDir, "tokens", "add", "--type=kube", "--format=json"])).stdout);
   writeFileSync(
     join(work, "agent.yaml"),
-    ["version: v3", "jumpgate:", "  nodename: kube-agent", "kubernetes_service:", "  enabled: yes", `  kubeconfig_file: ${join(work, "service-kubeconfig")}`, "  static_labels: {env: dev}", ""].join("\n"),
+    [
+      "version: v3",
+      "jumpgate:",
+      "  nodename: kube-agent",
+      "kubernetes_service:",
+      "  enabled: yes",
+      `  kubeconfig_file: ${join(work, "service-kubeconfig")}`,
+      "  static_labels: {env: dev}",
+      "",
+    ].join("\n"),
   );
   agent = await startAgent({ proxyAddr: d.proxyAddr, token: tok.token, config: join(work, "agent.yaml"), roles: "kube" });
   writeFileSync(
@@ -124,11 +134,13 @@ test("kubectl get pods reaches the API server as alice, with the mapped groups",
   assert.ok(list.impersonateGroups.includes("developers"), String(list.impersonateGroups));
   const json = await kubectl(alice, ["get", "pods", "-o", "json"]);
   assert.equal(json.code, 0, json.stderr);
-  assert.deepEqual(
-    (JSON.parse(json.stdout) as { items: { metadata: { name: string } }[] }).items.map((p) => p.metadata.name).sort(),
-    ["web-1", "web-2"],
+  assert.deepEqual((JSON.parse(json.stdout) as { items: { metadata: { name: string } }[] }).items.map((p) => p.metadata.name).sort(), ["web-1", "web-2"]);
+  const e = await auditedEvent(
+    d,
+    ["kube.request"],
+    (x) => x.user === "alice" && x.request_path === "/api/v1/namespaces/default/pods" && Number(x.response_code) === 200,
+    "kube.request for the pod list",
   );
-  const e = await auditedEvent(d, ["kube.request"], (x) => x.user === "alice" && x.request_path === "/api/v1/namespaces/default/pods" && Number(x.response_code) === 200, "kube.request for the pod list");
   assert.equal(e.kubernetes_cluster, "dev");
 });
 
@@ -140,8 +152,17 @@ test("a forbidden namespace or kind is refused before it reaches the API server,
   const deploy = await kubectl(alice, ["get", "deployments"]);
   assert.notEqual(deploy.code, 0);
   assert.match(deploy.stderr, /Forbidden/);
-  assert.equal(fake.requests.filter((q) => q.path.includes("kube-system") || q.path.includes("deployments")).length, 0, JSON.stringify(fake.requests.map((q) => q.path)));
-  await auditedEvent(d, ["kube.request"], (x) => x.user === "alice" && String(x.request_path).includes("kube-system") && x.success === false, "the refused request");
+  assert.equal(
+    fake.requests.filter((q) => q.path.includes("kube-system") || q.path.includes("deployments")).length,
+    0,
+    JSON.stringify(fake.requests.map((q) => q.path)),
+  );
+  await auditedEvent(
+    d,
+    ["kube.request"],
+    (x) => x.user === "alice" && String(x.request_path).includes("kube-system") && x.success === false,
+    "the refused request",
+  );
 });
 
 test("a certificate from another CA is refused at the proxy", async () => {

@@ -36,11 +36,9 @@ test("a stock sshd trusts jsh login's certificate and ssh trusts jctl's host cer
     totp_code: totpCode(secret, new Date()),
   });
   assert.equal(done.status, 200, done.text);
-  const login = await run(
-    "jsh",
-    ["login", `--proxy=${d.proxyAddr}`, "--user=olga", "--insecure", `--otp=${totpCode(secret, new Date(Date.now() + 30_000))}`],
-    { env: { JSH_HOME: home, JSH_PASSWORD: PASSWORD } },
-  );
+  const login = await run("jsh", ["login", `--proxy=${d.proxyAddr}`, "--user=olga", "--insecure", `--otp=${totpCode(secret, new Date(Date.now() + 30_000))}`], {
+    env: { JSH_HOME: home, JSH_PASSWORD: PASSWORD },
+  });
   assert.equal(login.code, 0, login.stderr);
 
   const userCa = await jctl("auth", "export", "--type=user");

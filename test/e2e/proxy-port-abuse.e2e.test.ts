@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import net from "node:net";
-import tls from "node:tls";
 import { after, before, test } from "node:test";
+import tls from "node:tls";
 import { cleanup, type Daemon, startDaemon } from "../harness/cluster.ts";
 import { type LoggedIn, userLoggedIn } from "../harness/users.ts";
 

@@ -27,8 +27,14 @@ async function audited(re: RegExp): Promise<boolean> {
 
 /** Each refusal is one line on stderr that says why. */
 function oneClearLine(stderr: string, re: RegExp): void {
-  const lines = stderr.trim().split("\n").filter((l) => l.trim());
-  assert.ok(lines.some((l) => re.test(l)), `no line matching ${re} in:\n${stderr}`);
+  const lines = stderr
+    .trim()
+    .split("\n")
+    .filter((l) => l.trim());
+  assert.ok(
+    lines.some((l) => re.test(l)),
+    `no line matching ${re} in:\n${stderr}`,
+  );
 }
 
 before(async () => {

@@ -77,7 +77,10 @@ function foreignHostKey(name: string, principals: string): { key: string; cert: 
 function refusedWith(r: { code: number; stdout: string; stderr: string }, re: RegExp): void {
   assert.equal(r.code, 255, `exit ${r.code}; stderr:\n${r.stderr}`);
   assert.equal(r.stdout, "", "nothing ran on the impostor");
-  const lines = r.stderr.trim().split("\n").filter((l) => l.trim());
+  const lines = r.stderr
+    .trim()
+    .split("\n")
+    .filter((l) => l.trim());
   assert.equal(lines.length, 1, `one line, got:\n${r.stderr}`);
   assert.match(lines[0] ?? "", re);
 }

@@ -87,7 +87,12 @@ test("unmodified OpenSSH through jsh config: ssh, scp of 50 MB, sftp batch, ssh 
     timeoutMs: 180_000,
   });
   assert.equal(down.code, 0, down.stderr);
-  assert.equal(createHash("sha256").update(readFileSync(join(work, "down.bin"))).digest("hex"), sum);
+  assert.equal(
+    createHash("sha256")
+      .update(readFileSync(join(work, "down.bin")))
+      .digest("hex"),
+    sum,
+  );
 
   writeFileSync(join(work, "small.txt"), "sftp works\n");
   const batch = `put ${join(work, "small.txt")} ${work}/sftp-up.txt\nget ${work}/sftp-up.txt ${join(work, "sftp-down.txt")}\n`;
@@ -105,7 +110,9 @@ test("unmodified OpenSSH through jsh config: ssh, scp of 50 MB, sftp batch, ssh 
   try {
     let body = "";
     for (let i = 0; i < 100 && body === ""; i++) {
-      body = await fetch(`http://127.0.0.1:${local}/`).then((r) => r.text()).catch(() => "");
+      body = await fetch(`http://127.0.0.1:${local}/`)
+        .then((r) => r.text())
+        .catch(() => "");
       if (!body) await new Promise((r) => setTimeout(r, 200));
     }
     assert.equal(body, "behind-the-node");

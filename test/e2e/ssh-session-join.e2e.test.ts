@@ -99,20 +99,13 @@ test("an observer lists and joins a session, sees it, cannot type into it; other
     assert.equal(row?.login, "root");
     assert.equal(row?.node, node);
     // (CLI runs that do not depend on each other run side by side: each costs a process start.)
-    const [table, strangerList, no] = await Promise.all([
-      watcher.jsh(["sessions", "ls"]),
-      sessionsOf(stranger),
-      stranger.jsh(["join", sid]),
-    ]);
+    const [table, strangerList, no] = await Promise.all([watcher.jsh(["sessions", "ls"]), sessionsOf(stranger), stranger.jsh(["join", sid])]);
     assert.match(table.stdout, /Session ID +User +Login +Node +Participants +Started/);
     assert.match(table.stdout, new RegExp(`${sid} +owner +root +${node} +owner `));
     assert.deepEqual(strangerList, [], "sessions one may not join are not listed");
     // No join_sessions policy: refused by Auth when resolving the session, one line.
     assert.equal(no.code, 1);
-    assert.equal(
-      no.stderr.trim(),
-      `ERROR: access denied: you may not join session ${sid} (no join_sessions policy allows joining ssh sessions as observer)`,
-    );
+    assert.equal(no.stderr.trim(), `ERROR: access denied: you may not join session ${sid} (no join_sessions policy allows joining ssh sessions as observer)`);
 
     obs = jshTerm(watcher, ["join", sid]);
     await o.waitFor(/jumpgate: watcher joined the session as observer/);
@@ -137,7 +130,10 @@ test("an observer lists and joins a session, sees it, cannot type into it; other
     assert.equal(peer.code, 1);
     assert.match(
       peer.stderr,
-      new RegExp(`^jumpgate: access denied: you may not join session ${sid} as peer \\(no join_sessions policy allows joining ssh sessions as peer\\)\\r?$`, "m"),
+      new RegExp(
+        `^jumpgate: access denied: you may not join session ${sid} as peer \\(no join_sessions policy allows joining ssh sessions as peer\\)\\r?$`,
+        "m",
+      ),
     );
     assert.doesNotMatch(o.screen(), /joined the session as peer/);
 
@@ -159,8 +155,14 @@ test("an observer lists and joins a session, sees it, cannot type into it; other
     );
     assert.deepEqual(events.find((e) => e.event === "session.end" && e.sid === sid)?.participants, ["owner", "watcher"]);
     const joins = events.filter((e) => e.event === "session.join" && e.user === "watcher" && e.sid === sid);
-    assert.ok(joins.some((e) => e.mode === "observer" && e.success === true), JSON.stringify(joins));
-    assert.ok(joins.some((e) => e.mode === "peer" && e.success === false), JSON.stringify(joins));
+    assert.ok(
+      joins.some((e) => e.mode === "observer" && e.success === true),
+      JSON.stringify(joins),
+    );
+    assert.ok(
+      joins.some((e) => e.mode === "peer" && e.success === false),
+      JSON.stringify(joins),
+    );
     assert.ok(events.some((e) => e.event === "auth" && e.user === "stranger" && /may not join session/.test(e.error ?? "")));
   } finally {
     obs?.t.kill();

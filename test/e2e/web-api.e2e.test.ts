@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import https from "node:https";
 import { writeFileSync } from "node:fs";
+import https from "node:https";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { WebSocket } from "ws";
@@ -18,12 +18,7 @@ interface Reply {
 }
 
 /** One browser-like request: cookie, CSRF header and Origin as given. */
-function call(
-  proxy: string,
-  method: string,
-  path: string,
-  o: { cookie?: string; csrf?: string; origin?: string; body?: unknown } = {},
-): Promise<Reply> {
+function call(proxy: string, method: string, path: string, o: { cookie?: string; csrf?: string; origin?: string; body?: unknown } = {}): Promise<Reply> {
   const data = o.body === undefined ? undefined : Buffer.from(JSON.stringify(o.body));
   const headers: Record<string, string | number> = {};
   if (data) Object.assign(headers, { "content-type": "application/json", "content-length": data.length });
@@ -131,7 +126,10 @@ test("GET /webapi/sessions/current describes the session; DELETE needs the CSRF 
 });
 
 function openSocket(path: string, o: { origin: string; cookie: string }): WebSocket {
-  return new WebSocket(`wss://${d.proxyAddr}${path}`, { rejectUnauthorized: false, headers: { origin: o.origin, cookie: `__Host-jumpgate_session=${o.cookie}` } });
+  return new WebSocket(`wss://${d.proxyAddr}${path}`, {
+    rejectUnauthorized: false,
+    headers: { origin: o.origin, cookie: `__Host-jumpgate_session=${o.cookie}` },
+  });
 }
 
 test("a WebSocket from another origin is refused with 403", async () => {
@@ -233,7 +231,10 @@ test("sign-out ends the session: the cookie is cleared and no longer works", asy
   const after = await call(d.proxyAddr, "GET", "/webapi/sessions/current", { cookie });
   assert.equal(after.status, 401);
   const ev = await run("jctl", ["--data-dir", d.dataDir, "audit", "events", "--type=user.logout", "--format=json"]);
-  assert.ok((JSON.parse(ev.stdout) as { user?: string }[]).some((e) => e.user === "webby"), ev.stdout);
+  assert.ok(
+    (JSON.parse(ev.stdout) as { user?: string }[]).some((e) => e.user === "webby"),
+    ev.stdout,
+  );
 });
 
 test("an idle session expires (proxy_service.web_idle_timeout) and answers 401", async () => {

@@ -5,7 +5,7 @@ import { after, before, test } from "node:test";
 import type { Browser, Page } from "playwright-core";
 import WebSocket from "ws";
 import { totpCode } from "../../src/lib/auth/index.ts";
-import { haveChromium, launchBrowser, openUi, type UiPage, typeInTerminal, waitForTerminal } from "../harness/browser.ts";
+import { haveChromium, launchBrowser, openUi, typeInTerminal, type UiPage, waitForTerminal } from "../harness/browser.ts";
 import { type Agent, cleanup, type Daemon, run, startAgent, startDaemon, tempDir } from "../harness/cluster.ts";
 import { TEST_PASSWORD } from "../harness/users.ts";
 import { webJson } from "../harness/web.ts";
@@ -142,7 +142,10 @@ test("the session appears under recordings and the player shows its output", asy
   await page.getByLabel("Speed").selectOption("8");
   await waitForTerminal(page, /^web-42\s*$/m, 20_000, ".player-screen");
   // Seeking re-renders from the start: back to 0 clears the screen, to the end shows it all again.
-  await page.getByRole("button", { name: "Pause" }).click().catch(() => undefined);
+  await page
+    .getByRole("button", { name: "Pause" })
+    .click()
+    .catch(() => undefined);
   await page.getByLabel("Position").fill("0");
   assert.doesNotMatch(await page.locator(".player-screen .xterm-rows").innerText(), /web-42/);
   const max = await page.getByLabel("Position").getAttribute("max");
@@ -220,11 +223,17 @@ test("wrong password and wrong TOTP code are refused with a clear message", asyn
   const good = new Set([-30_000, 0, 30_000].map((dt) => totpCode(aliceSecret, new Date(Date.now() + dt))));
   const wrongCode = ["000000", "111111", "222222", "333333"].find((c) => !good.has(c)) ?? "444444";
   await signIn(u.page, "alice", "not the password at all", wrongCode);
-  await u.page.getByRole("alert").filter({ hasText: /invalid username, password or second factor/i }).waitFor();
+  await u.page
+    .getByRole("alert")
+    .filter({ hasText: /invalid username, password or second factor/i })
+    .waitFor();
   await u.page.getByLabel("Password").fill(TEST_PASSWORD);
   await u.page.getByLabel("Authenticator code").fill(wrongCode);
   await u.page.keyboard.press("Enter");
-  await u.page.getByRole("alert").filter({ hasText: /invalid username, password or second factor/i }).waitFor();
+  await u.page
+    .getByRole("alert")
+    .filter({ hasText: /invalid username, password or second factor/i })
+    .waitFor();
   assert.match(u.page.url(), /\/web\/login/);
   u.assertNoConsoleErrors();
 });
@@ -244,9 +253,23 @@ test("an admin creates a role in the YAML editor; a malformed role shows the err
 
   await page.getByRole("button", { name: "New role" }).click();
   await page.getByLabel("Name").fill("web-tester");
-  await page.getByLabel("Role (YAML)").fill(
-    ["kind: role", "version: v7", "metadata:", "  name: web-tester", "  description: made in the browser", "spec:", "  allow:", "    logins: [root]", "    node_labels:", "      env: web-test", ""].join("\n"),
-  );
+  await page
+    .getByLabel("Role (YAML)")
+    .fill(
+      [
+        "kind: role",
+        "version: v7",
+        "metadata:",
+        "  name: web-tester",
+        "  description: made in the browser",
+        "spec:",
+        "  allow:",
+        "    logins: [root]",
+        "    node_labels:",
+        "      env: web-test",
+        "",
+      ].join("\n"),
+    );
   await page.getByRole("button", { name: "Save role" }).click();
   await page.getByRole("status").filter({ hasText: "Role web-tester saved." }).waitFor();
   await page.locator('li[data-role="web-tester"]').waitFor();
@@ -257,9 +280,9 @@ test("an admin creates a role in the YAML editor; a malformed role shows the err
   admin.allow(BAD_STATUS("400"));
   await page.getByRole("button", { name: "New role" }).click();
   await page.getByLabel("Name").fill("web-broken");
-  await page.getByLabel("Role (YAML)").fill(
-    ["kind: role", "version: v7", "metadata:", "  name: web-broken", "spec:", "  allow:", "    logins: {not: a-list}", ""].join("\n"),
-  );
+  await page
+    .getByLabel("Role (YAML)")
+    .fill(["kind: role", "version: v7", "metadata:", "  name: web-broken", "spec:", "  allow:", "    logins: {not: a-list}", ""].join("\n"));
   await page.getByRole("button", { name: "Save role" }).click();
   const err = page.locator(".yaml-error");
   await err.waitFor();
@@ -311,7 +334,10 @@ test("an expired or unknown session cookie sends the user to sign in, saying the
   ]);
   await page.getByRole("link", { name: "Resources", exact: true }).click();
   await page.waitForURL(/\/web\/login\?expired=1/);
-  await page.getByRole("status").filter({ hasText: /session has expired/i }).waitFor();
+  await page
+    .getByRole("status")
+    .filter({ hasText: /session has expired/i })
+    .waitFor();
   alice.assertNoConsoleErrors();
 });
 

@@ -10,7 +10,16 @@ export type AuditEvent = Record<string, unknown> & { event: string; sid?: string
 
 /** Audit events of these types from the last hour (`jctl audit events --format=json`). */
 export async function auditEvents(d: Daemon, ...types: string[]): Promise<AuditEvent[]> {
-  const r = await run("jctl", ["--data-dir", d.dataDir, "audit", "events", "--since=1h", "--limit=5000", "--format=json", ...(types.length > 0 ? ["--type", ...types] : [])]);
+  const r = await run("jctl", [
+    "--data-dir",
+    d.dataDir,
+    "audit",
+    "events",
+    "--since=1h",
+    "--limit=5000",
+    "--format=json",
+    ...(types.length > 0 ? ["--type", ...types] : []),
+  ]);
   if (r.code !== 0) throw new Error(`jctl audit events: ${r.stderr}`);
   return JSON.parse(r.stdout) as AuditEvent[];
 }

@@ -9,7 +9,7 @@ import https from "node:https";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { type RunResult, run, tempDir } from "./cluster.ts";
-import { type FakeKube, FakeShell, arithmetic, startFakeKube, words } from "./fakekube.ts";
+import { arithmetic, type FakeKube, FakeShell, startFakeKube, words } from "./fakekube.ts";
 
 function findKubectl(): string | null {
   const r = spawnSync("sh", ["-c", "command -v kubectl"], { encoding: "utf8" });
@@ -54,7 +54,12 @@ describe("fake Kubernetes API server with the real kubectl", { skip: noKubectl }
         { name: "staging", clientCertCn: "svc-cert", namespace: "kube-system" },
       ],
     });
-    await fake.writeKubeconfig(tokenConfig, { contexts: [{ name: "tok", token: "s3cret-token" }, { name: "bad", token: "wrong" }] });
+    await fake.writeKubeconfig(tokenConfig, {
+      contexts: [
+        { name: "tok", token: "s3cret-token" },
+        { name: "bad", token: "wrong" },
+      ],
+    });
   });
 
   after(async () => {
@@ -172,7 +177,17 @@ describe("fake Kubernetes API server with the real kubectl", { skip: noKubectl }
     assert.equal(up?.impersonateUser, "alice");
     assert.equal(up?.status, 101);
     assert.deepEqual(fake.execs, [
-      { namespace: "default", pod: "web-1", container: "web", command: ["echo", "hi"], tty: false, stdin: false, subprotocol: "v5.channel.k8s.io", size: null, exitCode: 0 },
+      {
+        namespace: "default",
+        pod: "web-1",
+        container: "web",
+        command: ["echo", "hi"],
+        tty: false,
+        stdin: false,
+        subprotocol: "v5.channel.k8s.io",
+        size: null,
+        exitCode: 0,
+      },
     ]);
     const bad = await kubectl(certConfig, ["exec", "web-1", "--", "rm", "-rf", "/"]);
     assert.equal(bad.code, 127);
@@ -265,7 +280,11 @@ describe("fake Kubernetes API server without kubectl", () => {
   });
 
   test("a bad container is refused; configured pods are listed", async () => {
-    const bad = await request("/api/v1/namespaces/a/pods/one/exec?command=sh&container=z", { "Impersonate-User": "a", Connection: "Upgrade", Upgrade: "websocket" });
+    const bad = await request("/api/v1/namespaces/a/pods/one/exec?command=sh&container=z", {
+      "Impersonate-User": "a",
+      Connection: "Upgrade",
+      Upgrade: "websocket",
+    });
     assert.equal(bad.status, 400);
     const list = await request("/api/v1/pods", { "Impersonate-User": "a", "Impersonate-Group": "g1" });
     assert.equal(list.status, 200);
@@ -283,7 +302,12 @@ describe("fake Kubernetes API server without kubectl", () => {
     assert.deepEqual(words(`echo "x $((2*3))" '$((1+1))' $?`, 5), ["echo", "x 6", "$((1+1))", "5"]);
     const out: string[] = [];
     let code: number | null = null;
-    const sh = new FakeShell("p", false, (ch, d) => out.push(`${ch}:${d}`), (c) => (code = c));
+    const sh = new FakeShell(
+      "p",
+      false,
+      (ch, d) => out.push(`${ch}:${d}`),
+      (c) => (code = c),
+    );
     sh.start(["sh"]);
     sh.input(Buffer.from("echo a; false; echo $?\nrm x\n"));
     sh.endOfInput();

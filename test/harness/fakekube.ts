@@ -45,10 +45,10 @@
  */
 import { randomUUID } from "node:crypto";
 import { writeFileSync } from "node:fs";
-import { StringDecoder } from "node:string_decoder";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import https from "node:https";
 import type { AddressInfo, Socket } from "node:net";
+import { StringDecoder } from "node:string_decoder";
 import type { TLSSocket } from "node:tls";
 import { WebSocket, WebSocketServer } from "ws";
 import { stringify as toYaml } from "yaml";
@@ -257,7 +257,11 @@ class Model {
   readonly namespaces: string[];
   private readonly uids = new Map<string, string>();
 
-  constructor(opts: FakeKubeOptions, private readonly version: string, private readonly serverAddress: () => string) {
+  constructor(
+    opts: FakeKubeOptions,
+    private readonly version: string,
+    private readonly serverAddress: () => string,
+  ) {
     this.pods = (opts.pods ?? DEFAULT_PODS).map((p) => ({ ...p }));
     this.deployments = (opts.deployments ?? [{ namespace: "default", name: "web", replicas: 2 }]).map((d) => ({ ...d }));
     const ns = new Set(["default", "kube-system", ...(opts.namespaces ?? []), ...this.pods.map((p) => p.namespace)]);
@@ -435,7 +439,13 @@ class Model {
         return r({ kind: "APIGroupList", apiVersion: "v1", groups: [{ name: "apps", versions: [apps], preferredVersion: apps }] });
       }
       case "/apis/apps":
-        return r({ kind: "APIGroup", apiVersion: "v1", name: "apps", versions: [{ groupVersion: "apps/v1", version: "v1" }], preferredVersion: { groupVersion: "apps/v1", version: "v1" } });
+        return r({
+          kind: "APIGroup",
+          apiVersion: "v1",
+          name: "apps",
+          versions: [{ groupVersion: "apps/v1", version: "v1" }],
+          preferredVersion: { groupVersion: "apps/v1", version: "v1" },
+        });
       case "/api/v1":
         return r({
           kind: "APIResourceList",
@@ -451,7 +461,9 @@ class Model {
           kind: "APIResourceList",
           apiVersion: "v1",
           groupVersion: "apps/v1",
-          resources: [{ name: "deployments", singularName: "deployment", namespaced: true, kind: "Deployment", verbs, shortNames: ["deploy"], categories: ["all"] }],
+          resources: [
+            { name: "deployments", singularName: "deployment", namespaced: true, kind: "Deployment", verbs, shortNames: ["deploy"], categories: ["all"] },
+          ],
         });
       default:
         return null;
@@ -477,18 +489,38 @@ class Model {
     if (r.method !== "GET") return status(405, "MethodNotAllowed", `fakekube is read-only: ${r.method} is not supported`);
     const selector = r.query.get("labelSelector");
     if (resource === "namespaces") {
-      if (name !== null) return this.namespaces.includes(name) ? this.answer(r, "Namespace", "NamespaceList", "v1", [this.namespaceObject(name)], true) : notFound("namespaces", name);
-      const all = this.namespaces.map((n) => this.namespaceObject(n)).filter((o) => matchesSelector(((o.metadata as Obj).labels ?? {}) as Record<string, string>, selector));
+      if (name !== null)
+        return this.namespaces.includes(name)
+          ? this.answer(r, "Namespace", "NamespaceList", "v1", [this.namespaceObject(name)], true)
+          : notFound("namespaces", name);
+      const all = this.namespaces
+        .map((n) => this.namespaceObject(n))
+        .filter((o) => matchesSelector(((o.metadata as Obj).labels ?? {}) as Record<string, string>, selector));
       return this.answer(r, "Namespace", "NamespaceList", "v1", all, false);
     }
     if (resource === "pods") {
       const pods = this.pods.filter((p) => (ns === null || p.namespace === ns) && (name === null || p.name === name));
       if (name !== null) return pods[0] ? this.answer(r, "Pod", "PodList", "v1", [this.podObject(pods[0])], true) : notFound("pods", name);
-      return this.answer(r, "Pod", "PodList", "v1", pods.filter((p) => matchesSelector(p.labels ?? {}, selector)).map((p) => this.podObject(p)), false);
+      return this.answer(
+        r,
+        "Pod",
+        "PodList",
+        "v1",
+        pods.filter((p) => matchesSelector(p.labels ?? {}, selector)).map((p) => this.podObject(p)),
+        false,
+      );
     }
     const deps = this.deployments.filter((d) => (ns === null || d.namespace === ns) && (name === null || d.name === name));
-    if (name !== null) return deps[0] ? this.answer(r, "Deployment", "DeploymentList", "apps/v1", [this.deploymentObject(deps[0])], true) : notFound("deployments.apps", name);
-    return this.answer(r, "Deployment", "DeploymentList", "apps/v1", deps.filter((d) => matchesSelector({ app: d.name }, selector)).map((d) => this.deploymentObject(d)), false);
+    if (name !== null)
+      return deps[0] ? this.answer(r, "Deployment", "DeploymentList", "apps/v1", [this.deploymentObject(deps[0])], true) : notFound("deployments.apps", name);
+    return this.answer(
+      r,
+      "Deployment",
+      "DeploymentList",
+      "apps/v1",
+      deps.filter((d) => matchesSelector({ app: d.name }, selector)).map((d) => this.deploymentObject(d)),
+      false,
+    );
   }
 
   /** Checks an exec request; returns its target or the Status to refuse it with. */
@@ -1015,7 +1047,10 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
         "current-context": config.currentContext ?? config.contexts[0]?.name ?? "",
         clusters: config.contexts.map((c) => ({ name: c.name, cluster: { server: url, "certificate-authority-data": b64(ca.certPem) } })),
         users,
-        contexts: config.contexts.map((c) => ({ name: c.name, context: { cluster: c.name, user: c.name, ...(c.namespace ? { namespace: c.namespace } : {}) } })),
+        contexts: config.contexts.map((c) => ({
+          name: c.name,
+          context: { cluster: c.name, user: c.name, ...(c.namespace ? { namespace: c.namespace } : {}) },
+        })),
       };
       writeFileSync(path, toYaml(doc), { mode: 0o600 });
     },

@@ -14,10 +14,7 @@ export async function startSshd(dir: string, lines: string[]): Promise<Sshd> {
   mkdirSync("/run/sshd", { recursive: true, mode: 0o755 });
   const port = await freePort();
   const config = join(dir, "sshd_config");
-  writeFileSync(
-    config,
-    [...lines, "ListenAddress 127.0.0.1", "PidFile none", "StrictModes no", "UsePAM no", "LogLevel VERBOSE", ""].join("\n"),
-  );
+  writeFileSync(config, [...lines, "ListenAddress 127.0.0.1", "PidFile none", "StrictModes no", "UsePAM no", "LogLevel VERBOSE", ""].join("\n"));
   const proc: ChildProcess = spawn("/usr/sbin/sshd", ["-D", "-e", "-f", config, "-p", String(port)], {
     stdio: ["ignore", "ignore", "pipe"],
   });

@@ -15,13 +15,7 @@ export interface LoggedIn {
 }
 
 /** Creates a user with jctl, completes the invite through the web API, and logs in with jsh. */
-export async function userLoggedIn(
-  d: Daemon,
-  name: string,
-  roles: string,
-  logins: string,
-  o: { ttl?: string } = {},
-): Promise<LoggedIn> {
+export async function userLoggedIn(d: Daemon, name: string, roles: string, logins: string, o: { ttl?: string } = {}): Promise<LoggedIn> {
   const add = await run("jctl", ["--data-dir", d.dataDir, "users", "add", name, `--roles=${roles}`, `--logins=${logins}`]);
   if (add.code !== 0) throw new Error(`jctl users add: ${add.stderr}`);
   const token = /\/web\/invite\/([0-9a-f]+)/.exec(add.stdout)?.[1] ?? "";

@@ -1,12 +1,7 @@
 import https from "node:https";
 
 /** Calls the proxy's web API the way a browser would, trusting its self-signed certificate. */
-export function webJson(
-  proxy: string,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<{ status: number; body: Record<string, unknown>; text: string }> {
+export function webJson(proxy: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown>; text: string }> {
   const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
   return new Promise((resolve, reject) => {
     const req = https.request(

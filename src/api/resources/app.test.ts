@@ -62,10 +62,22 @@ describe("app resource", () => {
         app({ uri: "http://h", public_addr: "https://grafana.example.com" }),
         'app "grafana": spec.public_addr: invalid public_addr "https://grafana.example.com": use a host name like "grafana.proxy.example.com", without a scheme',
       ],
-      [app({ uri: "http://h", rewrite: { headers: [{ name: "jumpgate-jwt-assertion", value: "x" }] } }), 'app "grafana": spec.rewrite.headers[0].name: header "jumpgate-jwt-assertion" is set by Jumpgate and cannot be rewritten'],
-      [app({ uri: "http://h", rewrite: { headers: [{ name: "Bad Header", value: "x" }] } }), 'app "grafana": spec.rewrite.headers[0].name: "Bad Header" is not a header name'],
-      [app({ uri: "http://h", rewrite: { headers: [{ name: "X-A", value: "a\r\nX-B: b" }] } }), 'app "grafana": spec.rewrite.headers[0].value: a header value must not contain line breaks'],
-      [app({ uri: "http://h" }, "Grafana"), `app "Grafana": metadata.name: an app name must be 1 to 63 lowercase letters, digits or '-', starting and ending with a letter or digit (it becomes a DNS name)`],
+      [
+        app({ uri: "http://h", rewrite: { headers: [{ name: "jumpgate-jwt-assertion", value: "x" }] } }),
+        'app "grafana": spec.rewrite.headers[0].name: header "jumpgate-jwt-assertion" is set by Jumpgate and cannot be rewritten',
+      ],
+      [
+        app({ uri: "http://h", rewrite: { headers: [{ name: "Bad Header", value: "x" }] } }),
+        'app "grafana": spec.rewrite.headers[0].name: "Bad Header" is not a header name',
+      ],
+      [
+        app({ uri: "http://h", rewrite: { headers: [{ name: "X-A", value: "a\r\nX-B: b" }] } }),
+        'app "grafana": spec.rewrite.headers[0].value: a header value must not contain line breaks',
+      ],
+      [
+        app({ uri: "http://h" }, "Grafana"),
+        `app "Grafana": metadata.name: an app name must be 1 to 63 lowercase letters, digits or '-', starting and ending with a letter or digit (it becomes a DNS name)`,
+      ],
       [app({ uri: "http://h", insecure: true }), 'app "grafana": spec.insecure: unknown field'],
       [{ ...app({ uri: "http://h" }), version: "v2" }, 'app "grafana": version: unsupported version "v2" for kind app; supported: v3'],
     ];
@@ -84,7 +96,10 @@ describe("app_server resource", () => {
   it("refuses a name that is not app@host_id, and a bad embedded app", () => {
     assert.equal(problem(server({}, "grafana")), 'app_server "grafana": metadata.name: must be "grafana@host-1" (app name @ host id)');
     assert.equal(problem(server({ host_id: "host-2" })), 'app_server "grafana@host-1": metadata.name: must be "grafana@host-2" (app name @ host id)');
-    assert.equal(problem(server({ app: app({ uri: "gopher://h" }) })), 'app_server "grafana@host-1": spec.app.spec.uri: invalid uri "gopher://h": the scheme must be http, https or tcp');
+    assert.equal(
+      problem(server({ app: app({ uri: "gopher://h" }) })),
+      'app_server "grafana@host-1": spec.app.spec.uri: invalid uri "gopher://h": the scheme must be http, https or tcp',
+    );
     assert.equal(problem(server({ hostname: "" })), 'app_server "grafana@host-1": spec.hostname: must not be empty');
   });
 });

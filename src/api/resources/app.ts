@@ -22,7 +22,8 @@ export type AppUriScheme = (typeof APP_URI_SCHEMES)[number];
 
 /** App names become the first label of `NAME.PROXY_HOST`: lowercase DNS labels. */
 const APP_NAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
-export const APP_NAME_PROBLEM = "an app name must be 1 to 63 lowercase letters, digits or '-', starting and ending with a letter or digit (it becomes a DNS name)";
+export const APP_NAME_PROBLEM =
+  "an app name must be 1 to 63 lowercase letters, digits or '-', starting and ending with a letter or digit (it becomes a DNS name)";
 
 export function isValidAppName(name: string): boolean {
   return APP_NAME.test(name);

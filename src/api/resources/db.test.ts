@@ -51,15 +51,24 @@ describe("db resource", () => {
   it("refuses what would not work, naming the field", () => {
     const cases: Array<[unknown, string]> = [
       [db({ protocol: "mongodb", uri: "h:1" }), 'db "pg": spec.protocol: expected one of "postgres", "mysql", got "mongodb"'],
-      [db({ protocol: "postgres", uri: "postgres://h:5432/db" }), 'db "pg": spec.uri: invalid uri "postgres://h:5432/db": use HOST:PORT, like "db.example.com:5432"'],
+      [
+        db({ protocol: "postgres", uri: "postgres://h:5432/db" }),
+        'db "pg": spec.uri: invalid uri "postgres://h:5432/db": use HOST:PORT, like "db.example.com:5432"',
+      ],
       [db({ protocol: "postgres", uri: "h:70000" }), 'db "pg": spec.uri: invalid uri "h:70000": use HOST:PORT, like "db.example.com:5432"'],
       [db({ protocol: "postgres" }), 'db "pg": spec.uri: required'],
-      [db({ protocol: "postgres", uri: "h:1", tls: { mode: "strict" } }), 'db "pg": spec.tls.mode: expected one of "verify-full", "verify-ca", "insecure", got "strict"'],
+      [
+        db({ protocol: "postgres", uri: "h:1", tls: { mode: "strict" } }),
+        'db "pg": spec.tls.mode: expected one of "verify-full", "verify-ca", "insecure", got "strict"',
+      ],
       [
         db({ protocol: "postgres", uri: "h:1" }, "prod.pg"),
         "db \"prod.pg\": metadata.name: a database name must be 1 to 63 letters, digits, '-' or '_', starting and ending with a letter or digit",
       ],
-      [db({ protocol: "postgres", uri: "h:1", auth: { type: "password", user: "u" } }), 'db "pg": spec.auth: password authentication needs exactly one of password_file or password_env'],
+      [
+        db({ protocol: "postgres", uri: "h:1", auth: { type: "password", user: "u" } }),
+        'db "pg": spec.auth: password authentication needs exactly one of password_file or password_env',
+      ],
       [db({ protocol: "postgres", uri: "h:1", auth: { type: "cert", user: "u" } }), 'db "pg": spec.auth.user: only used with type: password'],
       [db({ protocol: "postgres", uri: "h:1", audit_query: false }), 'db "pg": spec.audit_query: unknown field (did you mean "audit_queries"?)'],
       [{ ...db({ protocol: "postgres", uri: "h:1" }), version: "v2" }, 'db "pg": version: unsupported version "v2" for kind db; supported: v3'],

@@ -48,9 +48,21 @@ describe("fuzz: parseYamlDocuments / parseResource", () => {
   });
 
   it("arbitrary JSON values fail with bad-parameter", () => {
-    const values: unknown[] = [null, 0, "x", [], {}, { kind: null }, { kind: "role", version: "v7", metadata: [] }, { kind: "role", version: "v7", metadata: { name: "a" }, spec: [] }];
+    const values: unknown[] = [
+      null,
+      0,
+      "x",
+      [],
+      {},
+      { kind: null },
+      { kind: "role", version: "v7", metadata: [] },
+      { kind: "role", version: "v7", metadata: { name: "a" }, spec: [] },
+    ];
     for (const v of values) {
-      assert.throws(() => parseResource(v), (e) => isJumpgateError(e, "bad-parameter"));
+      assert.throws(
+        () => parseResource(v),
+        (e) => isJumpgateError(e, "bad-parameter"),
+      );
     }
   });
 });

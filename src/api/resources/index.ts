@@ -13,7 +13,7 @@ export {
   isValidAppName,
 } from "./app.ts";
 export { type AppServer, type AppServerInput, appServerApp, appServerName, appServerSchema } from "./app-server.ts";
-export { type CaKeySet, type CaType, CA_TYPES, type CertAuthority, type CertAuthorityInput, certAuthoritySchema, withoutSecrets } from "./cert-authority.ts";
+export { CA_TYPES, type CaKeySet, type CaType, type CertAuthority, type CertAuthorityInput, certAuthoritySchema, withoutSecrets } from "./cert-authority.ts";
 export {
   type ClusterAuthPreference,
   type ClusterAuthPreferenceInput,
@@ -22,20 +22,20 @@ export {
   clusterAuthPreferenceSchema,
   clusterNameSchema,
   SECOND_FACTORS,
-  type SecondFactor,
   SESSION_RECORDING_MODES,
+  type SecondFactor,
   type SessionRecordingConfig,
   type SessionRecordingMode,
   sessionRecordingConfigSchema,
 } from "./cluster.ts";
 export {
   auditsQueries,
-  DB_NAME_PROBLEM,
-  DB_PROTOCOLS,
-  DB_TLS_MODES,
   type Database,
   type DatabaseInput,
   type DatabaseProtocol,
+  DB_NAME_PROBLEM,
+  DB_PROTOCOLS,
+  DB_TLS_MODES,
   databaseLabels,
   dbSchema,
   isValidDatabaseName,

@@ -67,12 +67,7 @@ export function formatPath(path: Path): string {
 }
 
 /** `role "dev"`, plus where it came from: ` (doc 2 of roles.yaml)`. */
-export function describeDocument(
-  kind: string | undefined,
-  name: string | undefined,
-  where: DocumentLocation | undefined,
-  withSource = true,
-): string {
+export function describeDocument(kind: string | undefined, name: string | undefined, where: DocumentLocation | undefined, withSource = true): string {
   const what =
     kind !== undefined && name !== undefined
       ? `${kind} ${JSON.stringify(name)}`
@@ -112,12 +107,7 @@ export function problemsOf(issues: readonly z.core.$ZodIssue[]): Problem[] {
 const MAX_LINES = 20;
 
 /** One line per problem, prefixed with `source:line: ` when the line is known. */
-export function formatProblems(
-  problems: readonly Problem[],
-  kind: string | undefined,
-  name: string | undefined,
-  where: DocumentLocation | undefined,
-): string {
+export function formatProblems(problems: readonly Problem[], kind: string | undefined, name: string | undefined, where: DocumentLocation | undefined): string {
   const lines = problems.slice(0, MAX_LINES).map((p) => {
     const line = where?.lineOf?.(p.path);
     const located = line !== undefined && where?.source !== undefined;

@@ -30,7 +30,10 @@ const problem = (d: unknown): string => {
 
 describe("kube_cluster resource", () => {
   it("accepts Teleport's shape; labels are static plus dynamic results; kubeconfig is accepted and ignored", () => {
-    const c = parseResourceOf("kube_cluster", cluster({ kubeconfig: "YmFzZTY0", dynamic_labels: { k8s: { period: "1h", command: ["kubectl", "version"], result: "1.31" } } }));
+    const c = parseResourceOf(
+      "kube_cluster",
+      cluster({ kubeconfig: "YmFzZTY0", dynamic_labels: { k8s: { period: "1h", command: ["kubectl", "version"], result: "1.31" } } }),
+    );
     assert.deepEqual(kubeClusterLabels(c), { env: "dev", k8s: "1.31" });
     // No spec at all is fine too.
     const bare = parseResourceOf("kube_cluster", { kind: "kube_cluster", version: "v3", metadata: { name: "prod" } });
@@ -48,7 +51,10 @@ describe("kube_cluster resource", () => {
         cluster({}, "Prod.Cluster"),
         `kube_cluster "Prod.Cluster": metadata.name: a Kubernetes cluster name must be 1 to 63 lowercase letters, digits or '-', starting and ending with a letter or digit (a DNS label)`,
       ],
-      [cluster({ dynamic_labels: { a: { period: "often", command: ["x"] } } }), 'kube_cluster "dev": spec.dynamic_labels.a.period: invalid duration "often": use a number and a unit (h, m, s, ms), like "8h", "90m" or "1h30m"'],
+      [
+        cluster({ dynamic_labels: { a: { period: "often", command: ["x"] } } }),
+        'kube_cluster "dev": spec.dynamic_labels.a.period: invalid duration "often": use a number and a unit (h, m, s, ms), like "8h", "90m" or "1h30m"',
+      ],
       [cluster({ server: "https://x" }), 'kube_cluster "dev": spec.server: unknown field'],
       [{ ...cluster(), version: "v2" }, 'kube_cluster "dev": version: unsupported version "v2" for kind kube_cluster; supported: v3'],
     ];

@@ -28,11 +28,7 @@ export type Lock = z.output<typeof lockSchema>;
 export type LockInput = z.input<typeof lockSchema>;
 
 /** The lock that applies to this user, one of his roles or this node, if any is in force. */
-export function findLock(
-  locks: readonly Lock[],
-  who: { user?: string; roles?: readonly string[]; node?: string },
-  now: Date,
-): Lock | undefined {
+export function findLock(locks: readonly Lock[], who: { user?: string; roles?: readonly string[]; node?: string }, now: Date): Lock | undefined {
   return locks.find((l) => {
     if (l.spec.expires && Date.parse(l.spec.expires) <= now.getTime()) return false;
     const t = l.spec.target;

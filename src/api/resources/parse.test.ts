@@ -182,7 +182,8 @@ describe("parseResource accepts each kind and applies defaults", () => {
     const p = parseResourceOf("session_recording_config", { kind: "session_recording_config", version: "v2", metadata: { name: "session_recording_config" } });
     assert.equal(p.spec.mode, "node");
     assert.throws(
-      () => parseResourceOf("session_recording_config", { kind: "session_recording_config", version: "v2", metadata: { name: "s" }, spec: { mode: "node-sync" } }),
+      () =>
+        parseResourceOf("session_recording_config", { kind: "session_recording_config", version: "v2", metadata: { name: "s" }, spec: { mode: "node-sync" } }),
       /spec\.mode: expected one of "node", "proxy", "off"/,
     );
   });

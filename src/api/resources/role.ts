@@ -25,8 +25,7 @@ export const ROLE_VERSIONS = ["v5", "v6", "v7"] as const;
 export const DEFAULT_MAX_SESSION_TTL = "12h0m0s";
 
 const unsupported = (message: string) => z.never({ error: message }).optional();
-const noExpressions = (field: string) =>
-  unsupported(`label expressions are not supported; use ${field} with "*", globs or "^regex$" values`);
+const noExpressions = (field: string) => unsupported(`label expressions are not supported; use ${field} with "*", globs or "^regex$" values`);
 /** A Teleport field Jumpgate accepts for compatibility and does not evaluate. */
 const ignored = z.unknown().optional();
 
@@ -138,9 +137,12 @@ const recordMode = oneOf(["best_effort", "strict"]);
 export const roleOptions = strict({
   max_session_ttl: positiveDuration.prefault(DEFAULT_MAX_SESSION_TTL),
   require_session_mfa: z
-    .union([bool, oneOf(["off", "session", "hardware_key", "hardware_key_touch", "hardware_key_pin", "hardware_key_touch_and_pin", "session_and_hardware_key"])], {
-      error: (iss) => (iss.input === undefined ? "required" : 'expected true, false or an MFA mode like "session"'),
-    })
+    .union(
+      [bool, oneOf(["off", "session", "hardware_key", "hardware_key_touch", "hardware_key_pin", "hardware_key_touch_and_pin", "session_and_hardware_key"])],
+      {
+        error: (iss) => (iss.input === undefined ? "required" : 'expected true, false or an MFA mode like "session"'),
+      },
+    )
     .optional(),
   forward_agent: bool.optional(),
   port_forwarding: bool.optional(),
@@ -214,9 +216,7 @@ function withRoleDefaults<T extends { version: string; spec: { allow: RoleCondit
   const selectsKube = Object.keys(allow.kubernetes_labels ?? {}).length > 0;
   if (selectsKube && (allow.kubernetes_resources ?? []).length === 0 && role.version !== "v6") {
     allow.kubernetes_resources =
-      role.version === "v5"
-        ? [{ kind: "pod", namespace: "*", name: "*", verbs: ["*"] }]
-        : [{ kind: "*", namespace: "*", name: "*", verbs: ["*"] }];
+      role.version === "v5" ? [{ kind: "pod", namespace: "*", name: "*", verbs: ["*"] }] : [{ kind: "*", namespace: "*", name: "*", verbs: ["*"] }];
   }
   if (role.version !== "v7" && allow.kubernetes_resources !== undefined) {
     allow.kubernetes_resources = allow.kubernetes_resources.map((r) => (r.verbs === undefined ? { ...r, verbs: ["*"] } : r));

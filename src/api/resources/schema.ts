@@ -91,16 +91,17 @@ function editDistance(a: string, b: string): number {
 
 export const str = z.string({ error: expected("a string") });
 export const bool = z.boolean({ error: expected("true or false") });
-export const count = z.number({ error: expected("a number") }).int({ error: "expected a whole number" }).nonnegative({
-  error: "must not be negative",
-});
+export const count = z
+  .number({ error: expected("a number") })
+  .int({ error: "expected a whole number" })
+  .nonnegative({
+    error: "must not be negative",
+  });
 export const nonEmptyString = z.string({ error: expected("a string") }).min(1, { error: "must not be empty" });
 export const stringList = z.array(str, { error: expected("a list of strings") });
 
 /** A list that must have at least one entry. */
-export const nonEmptyStringList = z
-  .array(nonEmptyString, { error: expected("a list of strings") })
-  .min(1, { error: "must list at least one value" });
+export const nonEmptyStringList = z.array(nonEmptyString, { error: expected("a list of strings") }).min(1, { error: "must list at least one value" });
 
 export function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
   const list = values.map((v) => JSON.stringify(v)).join(", ");
@@ -162,27 +163,25 @@ const selectorValues = z.union([str, z.array(str)], { error: expected("a string 
  * A label selector in a role: per key, one value or a list of values, each "*",
  * a glob, a "^regex$" or a trait template.
  */
-export const labelSelector = z
-  .record(selectorKey, selectorValues, { error: expected("a map of label selectors") })
-  .superRefine((selector, ctx) => {
-    for (const [key, raw] of Object.entries(selector)) {
-      const values = typeof raw === "string" ? [raw] : raw;
-      if (key === "*" && !(values.length === 1 && values[0] === "*")) {
-        ctx.addIssue({ code: "custom", path: [key], message: `the "*" key only accepts the value "*"` });
-      }
-      for (const [i, v] of values.entries()) {
-        if (TEMPLATE_KEY.test(v) || !isRegexPattern(v)) continue;
-        const compiled = compileFullMatchRegex(v);
-        if (!compiled.ok) {
-          ctx.addIssue({
-            code: "custom",
-            path: typeof raw === "string" ? [key] : [key, i],
-            message: `invalid regular expression ${JSON.stringify(v)}: ${compiled.problem}`,
-          });
-        }
+export const labelSelector = z.record(selectorKey, selectorValues, { error: expected("a map of label selectors") }).superRefine((selector, ctx) => {
+  for (const [key, raw] of Object.entries(selector)) {
+    const values = typeof raw === "string" ? [raw] : raw;
+    if (key === "*" && !(values.length === 1 && values[0] === "*")) {
+      ctx.addIssue({ code: "custom", path: [key], message: `the "*" key only accepts the value "*"` });
+    }
+    for (const [i, v] of values.entries()) {
+      if (TEMPLATE_KEY.test(v) || !isRegexPattern(v)) continue;
+      const compiled = compileFullMatchRegex(v);
+      if (!compiled.ok) {
+        ctx.addIssue({
+          code: "custom",
+          path: typeof raw === "string" ? [key] : [key, i],
+          message: `invalid regular expression ${JSON.stringify(v)}: ${compiled.problem}`,
+        });
       }
     }
-  });
+  }
+});
 
 export const metadata = strict(
   {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { isJumpgateError } from "../errors.ts";
 import { parseResource } from "./parse.ts";
-import { sessionTrackerResource, type SessionTrackerSpec } from "./session-tracker.ts";
+import { type SessionTrackerSpec, sessionTrackerResource } from "./session-tracker.ts";
 
 const SID = "5f3c8a9e-0000-4000-8000-000000000001";
 const spec = (over: Partial<Record<keyof SessionTrackerSpec, unknown>> = {}) => ({

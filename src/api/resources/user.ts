@@ -6,12 +6,11 @@ import { z } from "zod";
 import { bool, metadata, nonEmptyString, resourceName, str, strict, stringList, timestamp } from "./schema.ts";
 
 /** Traits: logins, db_users, kubernetes_groups... and anything an identity provider sends. */
-export const traits = z
-  .record(
-    str.refine((k) => k !== "__proto__", { error: "reserved trait name" }),
-    stringList,
-    { error: (iss) => (iss.input === undefined ? "required" : "expected a map of string lists") },
-  );
+export const traits = z.record(
+  str.refine((k) => k !== "__proto__", { error: "reserved trait name" }),
+  stringList,
+  { error: (iss) => (iss.input === undefined ? "required" : "expected a map of string lists") },
+);
 
 const connectorIdentity = strict({ connector_id: nonEmptyString, username: nonEmptyString });
 

@@ -186,7 +186,10 @@ describe("parseYamlDocuments", () => {
 
   it("refuses alias bombs", () => {
     const bomb = `a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n`;
-    assert.throws(() => parseYamlDocuments(bomb, "bomb.yaml"), (e) => isJumpgateError(e, "bad-parameter") && /alias/i.test(e.message));
+    assert.throws(
+      () => parseYamlDocuments(bomb, "bomb.yaml"),
+      (e) => isJumpgateError(e, "bad-parameter") && /alias/i.test(e.message),
+    );
   });
 });
 

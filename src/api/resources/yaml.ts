@@ -2,7 +2,7 @@
  * YAML and JSON forms of resources: several documents per file separated by
  * `---`, errors that name the file and line, and a stable output form.
  */
-import { Document, isMap, isScalar, isSeq, LineCounter, type Node as YamlNode, parseAllDocuments, type Range } from "yaml";
+import { Document, isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Range, type Node as YamlNode } from "yaml";
 import { badParameter } from "../errors.ts";
 import type { Path } from "./issues.ts";
 import { parseResource, type Resource } from "./parse.ts";
@@ -99,4 +99,3 @@ function sortKeys(v: unknown): unknown {
   }
   return out;
 }
-

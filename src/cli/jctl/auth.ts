@@ -2,7 +2,16 @@ import type { AuthClient } from "../../api/authclient.ts";
 import { badParameter } from "../../api/errors.ts";
 import { parseDuration } from "../../api/resources/index.ts";
 import { formatIdentityFile, writePrivate } from "../../lib/client/index.ts";
-import { generateEcdsaP256, generateEd25519, jwksOf, knownHostsCaLine, parseSshPublicKey, sshPublicKeyLine, trustedUserCaKeysLine, writeOpenSshPrivateKey } from "../../lib/crypto/index.ts";
+import {
+  generateEcdsaP256,
+  generateEd25519,
+  jwksOf,
+  knownHostsCaLine,
+  parseSshPublicKey,
+  sshPublicKeyLine,
+  trustedUserCaKeysLine,
+  writeOpenSshPrivateKey,
+} from "../../lib/crypto/index.ts";
 import { csv } from "./users.ts";
 
 const EXPORT_TYPES = ["user", "host", "tls", "tls-host", "db", "jwt"] as const;

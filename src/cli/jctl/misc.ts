@@ -1,5 +1,5 @@
-import type { AuthClient } from "../../api/authclient.ts";
 import { randomUUID } from "node:crypto";
+import type { AuthClient } from "../../api/authclient.ts";
 import { storedFromProto, toProto } from "../../api/convert.ts";
 import { badParameter } from "../../api/errors.ts";
 import { parseDuration } from "../../api/resources/index.ts";
@@ -84,10 +84,7 @@ export async function auditEvents(auth: AuthClient, o: { since?: string; type?: 
   );
 }
 
-export async function lockCreate(
-  auth: AuthClient,
-  o: { user?: string; role?: string; node?: string; message?: string; ttl?: string },
-): Promise<string> {
+export async function lockCreate(auth: AuthClient, o: { user?: string; role?: string; node?: string; message?: string; ttl?: string }): Promise<string> {
   const target = { ...(o.user ? { user: o.user } : {}), ...(o.role ? { role: o.role } : {}), ...(o.node ? { node: o.node } : {}) };
   if (Object.keys(target).length !== 1) throw badParameter("lock exactly one of --user, --role or --node");
   const now = new Date();

@@ -1,12 +1,12 @@
 import { readFileSync } from "node:fs";
 import { stringify } from "yaml";
 import type { AuthClient } from "../../api/authclient.ts";
+import { fromProto, storedFromProto, toProto } from "../../api/convert.ts";
 import { alreadyExists, badParameter } from "../../api/errors.ts";
+import type { StoredResource } from "../../api/resource.ts";
 import { parseYamlDocuments, type Role } from "../../api/resources/index.ts";
 import { checkRole } from "../../lib/auth/index.ts";
-import { fromProto, storedFromProto, toProto } from "../../api/convert.ts";
 import { type Format, formatDate, render, table } from "../../lib/client/index.ts";
-import type { StoredResource } from "../../api/resource.ts";
 
 export async function createFromFile(auth: AuthClient, file: string, force: boolean): Promise<string[]> {
   let text: string;
@@ -50,9 +50,7 @@ function clean(r: StoredResource): Record<string, unknown> {
 
 export async function getResources(auth: AuthClient, ref: string, format: Format): Promise<string> {
   const { kind, name } = splitRef(ref);
-  const items = name
-    ? [storedFromProto(await auth.getResource({ kind, name }))]
-    : (await auth.listResources({ kind })).resources.map(storedFromProto);
+  const items = name ? [storedFromProto(await auth.getResource({ kind, name }))] : (await auth.listResources({ kind })).resources.map(storedFromProto);
   const docs = items.map(clean);
   if (format === "json") return JSON.stringify(name ? docs[0] : docs, null, 2);
   if (format === "yaml") return docs.map((d) => stringify(d).trimEnd()).join("\n---\n");

@@ -47,11 +47,7 @@ export async function usersLs(auth: AuthClient, format: Format) {
   );
 }
 
-export async function usersUpdate(
-  auth: AuthClient,
-  name: string,
-  o: { setRoles?: string; setLogins?: string; setTraits?: string[] },
-) {
+export async function usersUpdate(auth: AuthClient, name: string, o: { setRoles?: string; setLogins?: string; setTraits?: string[] }) {
   const setRoles = o.setRoles !== undefined;
   const current = storedFromProto(await auth.getResource({ kind: "user", name }));
   const spec = current.spec as { traits?: Record<string, string[]> };

@@ -13,14 +13,14 @@ import {
   type DatabaseInfo,
   type DbCert,
   dbLogin,
-  findDbCert,
   type Format,
+  findDbCert,
   formatDate,
   listDatabases,
   listDbCerts,
   loadDbCert,
-  parseFormat,
   type Profile,
+  parseFormat,
   removeDbCerts,
   render,
   startLocalDbProxy,
@@ -257,7 +257,7 @@ export function registerDbCommands(program: Command, globals: () => Globals, pri
     });
 
   db.command("env [name]")
-    .description("print PG* environment variables for scripts: eval \"$(jsh db env NAME)\"")
+    .description('print PG* environment variables for scripts: eval "$(jsh db env NAME)"')
     .action((name: string | undefined) => {
       const p = profile();
       print(envLines(connectionConfig(p, loadDbCert(p, pick(p, name)))).join("\n"));

@@ -23,11 +23,7 @@ const RENEW_BEFORE_MS = 30_000;
  * The app certificate for each new connection: the saved one while it is
  * valid, else a new login (one at a time, shared by the connections waiting).
  */
-export function appCredentialSource(
-  saved: AppCert | undefined,
-  login: () => Promise<AppCert>,
-  now: () => number = Date.now,
-): () => Promise<RouteCredentials> {
+export function appCredentialSource(saved: AppCert | undefined, login: () => Promise<AppCert>, now: () => number = Date.now): () => Promise<RouteCredentials> {
   let current = saved;
   let pending: Promise<AppCert> | undefined;
   return async () => {

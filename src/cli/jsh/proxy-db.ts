@@ -5,15 +5,7 @@
  */
 import type { Command } from "commander";
 import { badParameter } from "../../api/errors.ts";
-import {
-  currentProfile,
-  type DbCert,
-  dbLogin,
-  findDbCert,
-  type Profile,
-  startLocalDbProxy,
-  userAuthClient,
-} from "../../lib/client/index.ts";
+import { currentProfile, type DbCert, dbLogin, findDbCert, type Profile, startLocalDbProxy, userAuthClient } from "../../lib/client/index.ts";
 
 interface ProxyDbFlags {
   port?: string;
@@ -56,7 +48,9 @@ export function proxyDbBanner(o: { name: string; protocol: string; port: number;
     const c = o.cert;
     lines.push("Use the following command to connect (the client presents your database certificate):");
     if (c) {
-      lines.push(`  psql "sslmode=verify-ca sslrootcert=${c.paths.ca} sslcert=${c.paths.cert} sslkey=${c.paths.key} host=127.0.0.1 port=${o.port} user=${o.user || "USER"} dbname=${o.database || "DBNAME"}"`);
+      lines.push(
+        `  psql "sslmode=verify-ca sslrootcert=${c.paths.ca} sslcert=${c.paths.cert} sslkey=${c.paths.key} host=127.0.0.1 port=${o.port} user=${o.user || "USER"} dbname=${o.database || "DBNAME"}"`,
+      );
     }
   } else {
     lines.push("Use one of the following commands to connect (no certificate options needed):");
@@ -84,7 +78,8 @@ export async function proxyDb(proxy: string | undefined, name: string, o: ProxyD
     credentials: { cert: cert.cert, key: cert.key, hostCas: cert.cas },
     onError: (e) => process.stderr.write(`ERROR: ${e.message}\n`),
   });
-  for (const l of proxyDbBanner({ name, protocol, port: local.port, tunnel, user: cert.route.username, database: o.dbName ?? cert.route.database, cert })) print(l);
+  for (const l of proxyDbBanner({ name, protocol, port: local.port, tunnel, user: cert.route.username, database: o.dbName ?? cert.route.database, cert }))
+    print(l);
   await new Promise<void>((resolve) => {
     const stop = () => {
       process.off("SIGINT", stop);

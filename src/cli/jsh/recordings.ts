@@ -1,6 +1,6 @@
 import type { AuthClient } from "../../api/authclient.ts";
-import { play, summary, toJsonEvents } from "../../lib/events/index.ts";
 import { type Format, formatDate, render, table } from "../../lib/client/index.ts";
+import { play, summary, toJsonEvents } from "../../lib/events/index.ts";
 
 export async function recordingsLs(auth: AuthClient, format: Format): Promise<string> {
   const r = await auth.listRecordings({ limit: 500 });

@@ -7,7 +7,6 @@ import type ssh2 from "ssh2";
 import { storedFromProto } from "../../api/convert.ts";
 import { accessDenied, notFound } from "../../api/errors.ts";
 import type { SessionParticipant, SessionTrackerSpec } from "../../api/resources/index.ts";
-import { decodeIdentity } from "../../lib/crypto/index.ts";
 import {
   type AuthClient,
   connectNode,
@@ -19,6 +18,7 @@ import {
   table,
   userAuthClient,
 } from "../../lib/client/index.ts";
+import { decodeIdentity } from "../../lib/crypto/index.ts";
 
 export type JoinMode = "observer" | "peer";
 

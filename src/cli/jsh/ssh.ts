@@ -76,12 +76,7 @@ function remoteForward(node: ssh2.Client, f: Forward): Promise<void> {
 }
 
 /** Runs a command or a shell on one node; resolves with its exit code. */
-async function runOn(
-  target: { login: string; host: string },
-  command: string,
-  flags: SshFlags,
-  prefix: string | undefined,
-): Promise<number> {
+async function runOn(target: { login: string; host: string }, command: string, flags: SshFlags, prefix: string | undefined): Promise<number> {
   const p = currentProfile(flags.proxy);
   const creds = loadCredentials(p);
   const agent = flags.forwardAgent ? process.env.SSH_AUTH_SOCK : undefined;
@@ -101,9 +96,7 @@ async function runOn(
     }
     const interactive = command === "";
     const wantPty = flags.tty ?? (interactive && process.stdin.isTTY === true);
-    const ptyOpts = wantPty
-      ? { term: process.env.TERM ?? "xterm-256color", rows: process.stdout.rows ?? 24, cols: process.stdout.columns ?? 80 }
-      : undefined;
+    const ptyOpts = wantPty ? { term: process.env.TERM ?? "xterm-256color", rows: process.stdout.rows ?? 24, cols: process.stdout.columns ?? 80 } : undefined;
     return await new Promise<number>((resolve, reject) => {
       const onStream = (err: Error | undefined, ch: ssh2.ClientChannel) => {
         if (err) return reject(badParameter(err.message));

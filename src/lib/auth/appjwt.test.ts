@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { verifyAppToken } from "../crypto/index.ts";
-import { signAppJwt, jwtCaJwks } from "./appjwt.ts";
+import { jwtCaJwks, signAppJwt } from "./appjwt.ts";
 import { authFixture } from "./testing/fixture.ts";
 
 describe("app tokens from the jwt CA", () => {

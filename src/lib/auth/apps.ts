@@ -117,13 +117,10 @@ export async function createAppSession(
   if (ttl <= 0) throw unauthenticated("your session has expired, sign in again");
   // The proxy forwards this certificate; it never proves possession of the key, so none is kept.
   const { publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
-  const certs = await issueUserCerts(
-    ctx,
-    o.user,
-    { sshPublicKey: "", tlsPublicKey: publicKey.export({ format: "pem", type: "spki" }).toString() },
-    ttl,
-    { routeToApp: route, tlsOnly: true },
-  );
+  const certs = await issueUserCerts(ctx, o.user, { sshPublicKey: "", tlsPublicKey: publicKey.export({ format: "pem", type: "spki" }).toString() }, ttl, {
+    routeToApp: route,
+    tlsOnly: true,
+  });
   const rec: AppSessionRecord = {
     id: route.sessionId,
     user: o.user.metadata.name,

@@ -1,15 +1,14 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { isJumpgateError } from "../../api/errors.ts";
-import { parseCertificate } from "../crypto/index.ts";
-import { decodeIdentity } from "../crypto/index.ts";
+import { decodeIdentity, parseCertificate } from "../crypto/index.ts";
+import { freshKeys } from "../service/identity.ts";
 import { issueUserCerts } from "./certs.ts";
 import { createToken, registerUsingToken } from "./join.ts";
 import { authenticateUser } from "./login.ts";
 import { authFixture, PASSWORD } from "./testing/fixture.ts";
 import { totpCode } from "./totp.ts";
 import { createUser, getUserToken, type UserResource } from "./users.ts";
-import { freshKeys } from "../service/identity.ts";
 import { validateResource } from "./validate.ts";
 
 const rejects = async (p: Promise<unknown>, kind: string, re: RegExp) => {
@@ -91,11 +90,7 @@ describe("Auth Service", () => {
       await rejects(authenticateUser(f.ctx, loginReq("frank", "000000", "bad password 1")), "access-denied", /invalid/);
     }
     f.clock.advance(30_000);
-    await rejects(
-      authenticateUser(f.ctx, loginReq("frank", totpCode(secret, f.clock.now()))),
-      "access-denied",
-      /temporarily locked/,
-    );
+    await rejects(authenticateUser(f.ctx, loginReq("frank", totpCode(secret, f.clock.now()))), "access-denied", /temporarily locked/);
     assert.equal((await f.auditEvents("user.locked")).length, 1);
     f.clock.advance(60_000);
     assert.ok(await authenticateUser(f.ctx, loginReq("frank", totpCode(secret, f.clock.now()))));
@@ -104,12 +99,14 @@ describe("Auth Service", () => {
 
   test("certificate TTL is capped by the roles' max_session_ttl; a deleted role grants nothing", async () => {
     const f = await authFixture();
-    await f.ctx.stores.roles.create(validateResource({
-      kind: "role",
-      version: "v7",
-      metadata: { name: "short" },
-      spec: { options: { max_session_ttl: "1h0m0s" }, allow: { logins: ["ops"] }, deny: {} },
-    }));
+    await f.ctx.stores.roles.create(
+      validateResource({
+        kind: "role",
+        version: "v7",
+        metadata: { name: "short" },
+        spec: { options: { max_session_ttl: "1h0m0s" }, allow: { logins: ["ops"] }, deny: {} },
+      }),
+    );
     await f.addUser("gina", ["access", "short"], { logins: ["gina"] });
     const user = (await f.ctx.stores.users.get("gina")) as UserResource;
     const k = freshKeys();
@@ -152,7 +149,10 @@ describe("Auth Service", () => {
     await rejects(registerUsingToken(f.ctx, req("static-secret-tokem")), "access-denied", /invalid/);
     const joins = await f.auditEvents("join");
     assert.equal(joins.filter((e) => e.success === true).length, 3);
-    assert.ok(joins.every((e) => !JSON.stringify(e).includes(once.metadata.name)), "token secrets must not be audited");
+    assert.ok(
+      joins.every((e) => !JSON.stringify(e).includes(once.metadata.name)),
+      "token secrets must not be audited",
+    );
     await f.close();
   });
 });

@@ -1,14 +1,7 @@
 import { createPrivateKey, type KeyObject } from "node:crypto";
 import type { Clock } from "../../api/clock.ts";
 import { notFound } from "../../api/errors.ts";
-import {
-  certFingerprint,
-  createCa,
-  generateEcdsaP256,
-  generateEd25519,
-  sshFingerprint,
-  sshPublicKeyLine,
-} from "../crypto/index.ts";
+import { certFingerprint, createCa, generateEcdsaP256, generateEd25519, sshFingerprint, sshPublicKeyLine } from "../crypto/index.ts";
 import type { ResourceStore, StoredResource } from "../services/index.ts";
 
 export type CaType = "user" | "host" | "db" | "jwt";
@@ -47,8 +40,7 @@ export interface LoadedCa {
   jwtPublicKeys: string[];
 }
 
-const pem = (k: KeyObject, type: "pkcs8" | "spki") =>
-  k.export({ format: "pem", type } as { format: "pem"; type: "pkcs8" }) as string;
+const pem = (k: KeyObject, type: "pkcs8" | "spki") => k.export({ format: "pem", type } as { format: "pem"; type: "pkcs8" }) as string;
 
 async function newCa(type: CaType, clusterName: string, clock: Clock): Promise<CaResource> {
   const active: CaResource["spec"]["active_keys"] = {};
@@ -144,5 +136,4 @@ export class Authorities {
   async resources(): Promise<CaResource[]> {
     return this.store.list();
   }
-
 }

@@ -1,18 +1,18 @@
 import { randomUUID } from "node:crypto";
 import { accessDenied, badParameter } from "../../api/errors.ts";
+import type { Role } from "../../api/resources/index.ts";
 import {
   formatCertificateLine,
   type Identity,
   issueClientCertificate,
-  type RouteToApp,
-  type RouteToDatabase,
   issueServerCertificate,
   parseSshPublicKey,
+  type RouteToApp,
+  type RouteToDatabase,
+  SubjectPublicKey,
   signHostCertificate,
   signUserCertificate,
-  SubjectPublicKey,
 } from "../crypto/index.ts";
-import type { Role } from "../../api/resources/index.ts";
 import { AccessChecker } from "../rbac/index.ts";
 import type { AuthContext } from "./context.ts";
 import type { UserResource } from "./users.ts";
@@ -116,23 +116,26 @@ export async function issueUserCerts(
   const now = ctx.clock.now();
   const expires = new Date(now.getTime() + ttl);
   const name = user.metadata.name;
-  const sshCert = ssh === undefined ? undefined : signUserCertificate({
-    publicKey: ssh,
-    caKey: userCa.sshSigner,
-    keyId: name,
-    // No principals would mean "any login" to OpenSSH: a user without logins gets one nobody has.
-    principals: logins.length > 0 ? logins : [`-jumpgate-nologin-${randomUUID()}`],
-    ttlMs: ttl,
-    clock: ctx.clock,
-    permitPty: perms.permitPty,
-    permitPortForwarding: perms.permitPortForwarding,
-    permitAgentForwarding: perms.permitAgentForwarding,
-    permitX11Forwarding: perms.permitX11Forwarding,
-    roles: user.spec.roles,
-    traits: user.spec.traits,
-    routeToCluster: ctx.config.clusterName,
-    activeRequests: [],
-  });
+  const sshCert =
+    ssh === undefined
+      ? undefined
+      : signUserCertificate({
+          publicKey: ssh,
+          caKey: userCa.sshSigner,
+          keyId: name,
+          // No principals would mean "any login" to OpenSSH: a user without logins gets one nobody has.
+          principals: logins.length > 0 ? logins : [`-jumpgate-nologin-${randomUUID()}`],
+          ttlMs: ttl,
+          clock: ctx.clock,
+          permitPty: perms.permitPty,
+          permitPortForwarding: perms.permitPortForwarding,
+          permitAgentForwarding: perms.permitAgentForwarding,
+          permitX11Forwarding: perms.permitX11Forwarding,
+          roles: user.spec.roles,
+          traits: user.spec.traits,
+          routeToCluster: ctx.config.clusterName,
+          activeRequests: [],
+        });
   const identity: Identity = {
     kind: "user",
     username: name,

@@ -3,7 +3,7 @@ import type { Clock } from "../../api/clock.ts";
 import type { Backend } from "../backend/index.ts";
 import type { AuditLog } from "../events/index.ts";
 import { RecordStore, ResourceStore, type StoredResource } from "../services/index.ts";
-import { type Authorities, type CaResource } from "./authorities.ts";
+import type { Authorities, CaResource } from "./authorities.ts";
 import type { RecordingStore } from "./recordings.ts";
 import type { UserSecrets, UserToken } from "./secrets.ts";
 

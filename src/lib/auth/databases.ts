@@ -7,14 +7,7 @@
  */
 import net from "node:net";
 import { accessDenied, badParameter, notFound } from "../../api/errors.ts";
-import {
-  type Database,
-  type DatabaseServer,
-  DB_PROTOCOLS,
-  databaseLabels,
-  dbServerDatabase,
-  isValidDatabaseName,
-} from "../../api/resources/index.ts";
+import { type Database, type DatabaseServer, DB_PROTOCOLS, databaseLabels, dbServerDatabase, isValidDatabaseName } from "../../api/resources/index.ts";
 import { issueServerCertificate, type RouteToDatabase, SubjectPublicKey } from "../crypto/index.ts";
 import type { AccessChecker } from "../rbac/index.ts";
 import type { StoredResource } from "../services/index.ts";
@@ -67,9 +60,7 @@ export async function listDatabases(ctx: AuthContext): Promise<DatabaseEntry[]> 
  * must allow), else the `db` resource.
  */
 export async function findDatabase(ctx: AuthContext, name: string): Promise<{ protocol: string; labelSets: Record<string, string>[] }> {
-  const servers = (await ctx.stores.dbServers.list())
-    .map((s) => s as unknown as DatabaseServer)
-    .filter((s) => s.spec.database.metadata.name === name);
+  const servers = (await ctx.stores.dbServers.list()).map((s) => s as unknown as DatabaseServer).filter((s) => s.spec.database.metadata.name === name);
   if (servers.length > 0) {
     const first = servers[0] as DatabaseServer;
     return { protocol: first.spec.database.spec.protocol, labelSets: servers.map((s) => dbServerDatabase(s).labels) };

@@ -1,9 +1,9 @@
 import { accessDenied, isJumpgateError } from "../../api/errors.ts";
+import { lockMessage } from "../../api/resources/index.ts";
 import { type IssuedCerts, issueUserCerts, type PublicKeys } from "./certs.ts";
 import type { AuthContext } from "./context.ts";
-import { lockMessage } from "../../api/resources/index.ts";
-import { activeLock } from "./locks.ts";
 import { isLocked, recordFailure, recordSuccess } from "./lockout.ts";
+import { activeLock } from "./locks.ts";
 import { dummyHash, verifyPassword } from "./password.ts";
 import type { UserSecrets } from "./secrets.ts";
 import { verifyTotp } from "./totp.ts";
@@ -51,10 +51,7 @@ export async function authenticateUser(ctx: AuthContext, req: LoginRequest): Pro
   if (lock) return fail("user is locked", lockMessage(lock));
   if (isLocked(secrets.login, now)) {
     const until = new Date(secrets.login.lockedUntil ?? now).toISOString();
-    return fail(
-      "user is locked out",
-      `user ${req.user} is temporarily locked after too many failed login attempts; try again after ${until}`,
-    );
+    return fail("user is locked out", `user ${req.user} is temporarily locked after too many failed login attempts; try again after ${until}`);
   }
 
   if (ctx.config.secondFactor === "webauthn") return fail("webauthn is not supported", WEBAUTHN_UNSUPPORTED);
@@ -87,10 +84,7 @@ export async function authenticateUser(ctx: AuthContext, req: LoginRequest): Pro
         reason: `${ctx.config.lockout.maxAttempts} failed login attempts`,
       });
     }
-    const message =
-      problem === "one-time code already used"
-        ? "this one-time code was already used; wait for the next code and try again"
-        : BAD_CREDENTIALS;
+    const message = problem === "one-time code already used" ? "this one-time code was already used; wait for the next code and try again" : BAD_CREDENTIALS;
     return fail(problem, message);
   }
 

@@ -1,13 +1,45 @@
 import { badParameter, notFound } from "../../api/errors.ts";
 import type { StoredResource } from "../services/index.ts";
-import { publicCa, type CaResource } from "./authorities.ts";
+import { type CaResource, publicCa } from "./authorities.ts";
 import { type AuthContext, storeForKind } from "./context.ts";
 import { withStatus } from "./users.ts";
 import { validateResource } from "./validate.ts";
 
 /** Kinds the generic resource API reads, and which of them it writes. */
-export const READABLE_KINDS = ["user", "role", "token", "node", "db", "db_server", "app", "app_server", "kube_cluster", "kube_server", "lock", "cert_authority", "cluster_name", "cluster_auth_preference", "session_recording_config", "session_tracker"];
-const WRITABLE_KINDS = ["user", "role", "token", "node", "db", "db_server", "app", "app_server", "kube_cluster", "kube_server", "lock", "cluster_auth_preference", "session_recording_config", "session_tracker"];
+export const READABLE_KINDS = [
+  "user",
+  "role",
+  "token",
+  "node",
+  "db",
+  "db_server",
+  "app",
+  "app_server",
+  "kube_cluster",
+  "kube_server",
+  "lock",
+  "cert_authority",
+  "cluster_name",
+  "cluster_auth_preference",
+  "session_recording_config",
+  "session_tracker",
+];
+const WRITABLE_KINDS = [
+  "user",
+  "role",
+  "token",
+  "node",
+  "db",
+  "db_server",
+  "app",
+  "app_server",
+  "kube_cluster",
+  "kube_server",
+  "lock",
+  "cluster_auth_preference",
+  "session_recording_config",
+  "session_tracker",
+];
 /** Singletons kept in the cluster configuration store under their kind's name. */
 const CLUSTER_CONFIG_KINDS = ["cluster_name", "cluster_auth_preference", "session_recording_config"];
 

@@ -4,7 +4,7 @@ import { isJumpgateError } from "../../api/errors.ts";
 import type { Backend } from "../backend/index.ts";
 import type { AuditLog } from "../events/index.ts";
 import { presetRoles } from "../rbac/index.ts";
-import { Authorities, caFingerprints, CA_TYPES } from "./authorities.ts";
+import { Authorities, CA_TYPES, caFingerprints } from "./authorities.ts";
 import { type AuthConfig, type AuthContext, makeStores } from "./context.ts";
 import { RecordingStore } from "./recordings.ts";
 import { validateResource } from "./validate.ts";
@@ -17,13 +17,7 @@ import { validateResource } from "./validate.ts";
 export class AuthServer {
   private constructor(readonly ctx: AuthContext) {}
 
-  static async create(deps: {
-    backend: Backend;
-    audit: AuditLog;
-    clock: Clock;
-    log: Logger;
-    config: AuthConfig;
-  }): Promise<AuthServer> {
+  static async create(deps: { backend: Backend; audit: AuditLog; clock: Clock; log: Logger; config: AuthConfig }): Promise<AuthServer> {
     const stores = makeStores(deps.backend);
     const config = { ...deps.config };
     // The cluster name is fixed at first start: certificates and CAs carry it.

@@ -28,7 +28,13 @@ describe("user status on reads", () => {
   it("shows the login lockout and its end, and drops it once it is over", async () => {
     const keys = generateKeySet();
     for (let i = 0; i < 5; i++) {
-      await authenticateUser(f.ctx, { user: "alice", password: "wrong password!", otp: "", sshPublicKey: keys.sshPublicKey, tlsPublicKey: keys.tlsPublicKey }).catch(() => undefined);
+      await authenticateUser(f.ctx, {
+        user: "alice",
+        password: "wrong password!",
+        otp: "",
+        sshPublicKey: keys.sshPublicKey,
+        tlsPublicKey: keys.tlsPublicKey,
+      }).catch(() => undefined);
     }
     const locked = (await listResources(f.ctx, "user")).find((u) => u.metadata.name === "alice");
     assert.equal(statusOf(locked ?? { spec: {} })?.is_locked, true);

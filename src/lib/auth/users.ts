@@ -138,10 +138,7 @@ export function requireSupportedSecondFactor(ctx: AuthContext): void {
 }
 
 /** Sets the password (and TOTP device) and burns the token, atomically with respect to reuse. */
-export async function completeInvite(
-  ctx: AuthContext,
-  req: { token: string; password: string; totpCode: string },
-): Promise<string> {
+export async function completeInvite(ctx: AuthContext, req: { token: string; password: string; totpCode: string }): Promise<string> {
   const t = await getUserToken(ctx, req.token);
   requireSupportedSecondFactor(ctx);
   checkPasswordStrength(req.password);

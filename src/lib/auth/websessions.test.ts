@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { isJumpgateError } from "../../api/errors.ts";
 import { decodeIdentity } from "../crypto/index.ts";
-import { validateResource } from "./validate.ts";
 import { authFixture, PASSWORD } from "./testing/fixture.ts";
 import { totpCode } from "./totp.ts";
+import { validateResource } from "./validate.ts";
 import { authenticateWebSession, createWebSession, deleteWebSession, SESSION_EXPIRED } from "./websessions.ts";
 
 type Fixture = Awaited<ReturnType<typeof authFixture>>;
@@ -56,7 +56,10 @@ describe("web sessions", () => {
     assert.equal(again.cookie, undefined);
     await unauthenticated(authenticateWebSession(f.ctx, `${s.cookie}x`), /expired/);
     const logins = await f.auditEvents("user.login");
-    assert.deepEqual(logins.map((e) => e.success), [true]);
+    assert.deepEqual(
+      logins.map((e) => e.success),
+      [true],
+    );
     await f.close();
   });
 

@@ -1,7 +1,7 @@
 /** The backend contract, part two: watching, expiry and concurrent writers. */
 import assert from "node:assert/strict";
 import { isJumpgateError } from "../../api/errors.ts";
-import { type WithBackend, buf, rejectsWith, show, take } from "./contract-helpers.test-suite.ts";
+import { buf, rejectsWith, show, take, type WithBackend } from "./contract-helpers.test-suite.ts";
 import { isRevisionCompacted } from "./watcher.ts";
 
 export function watchContract(t: WithBackend): void {
@@ -20,14 +20,7 @@ export function watchContract(t: WithBackend): void {
     assert.deepEqual(seen[0]?.item.value, buf("1"));
     assert.deepEqual(seen[2]?.item.value, Buffer.alloc(0));
     for (let i = 1; i < seen.length; i++) assert.ok((seen[i]?.item.revision ?? 0) > (seen[i - 1]?.item.revision ?? 0));
-    assert.deepEqual(show(await take(all, 6)), [
-      "put /a/1",
-      "put /b/1",
-      "put /c/1",
-      "delete /a/1",
-      "delete /b/1",
-      "put /c/end",
-    ]);
+    assert.deepEqual(show(await take(all, 6)), ["put /a/1", "put /b/1", "put /c/1", "delete /a/1", "delete /b/1", "put /c/end"]);
     w.close();
     all.close();
   });
@@ -58,17 +51,21 @@ export function watchContract(t: WithBackend): void {
     now.close();
   });
 
-  t("resuming from before the retained history fails so the caller re-lists", async ({ backend }) => {
-    for (let i = 0; i < 30; i++) await backend.put({ key: `/h/${i}`, value: buf(String(i)) });
-    await backend.sweepExpired(); // also trims the history
-    const w = backend.watch({ prefixes: ["/h/"], fromRevision: 0 });
-    await assert.rejects(take(w, 1), (e: unknown) => isRevisionCompacted(e) && isJumpgateError(e, "bad-parameter"));
-    w.close();
-    const rev = await backend.currentRevision();
-    const ok = backend.watch({ prefixes: ["/h/"], fromRevision: rev - 3 });
-    assert.deepEqual(show(await take(ok, 3)), ["put /h/27", "put /h/28", "put /h/29"]);
-    ok.close();
-  }, { historyLimit: 5 });
+  t(
+    "resuming from before the retained history fails so the caller re-lists",
+    async ({ backend }) => {
+      for (let i = 0; i < 30; i++) await backend.put({ key: `/h/${i}`, value: buf(String(i)) });
+      await backend.sweepExpired(); // also trims the history
+      const w = backend.watch({ prefixes: ["/h/"], fromRevision: 0 });
+      await assert.rejects(take(w, 1), (e: unknown) => isRevisionCompacted(e) && isJumpgateError(e, "bad-parameter"));
+      w.close();
+      const rev = await backend.currentRevision();
+      const ok = backend.watch({ prefixes: ["/h/"], fromRevision: rev - 3 });
+      assert.deepEqual(show(await take(ok, 3)), ["put /h/27", "put /h/28", "put /h/29"]);
+      ok.close();
+    },
+    { historyLimit: 5 },
+  );
 
   t("close ends a watcher's stream, and so does closing the backend", async ({ backend }) => {
     const w = backend.watch({ prefixes: ["/x/"] });
@@ -125,10 +122,7 @@ export function watchContract(t: WithBackend): void {
     await rejectsWith(backend.update({ key: "/e/update", value: buf("x") }), "not-found");
     await rejectsWith(backend.keepAlive("/e/keep", undefined), "not-found");
     await rejectsWith(backend.delete("/e/delete"), "not-found");
-    await rejectsWith(
-      backend.compareAndSwap({ key: "/e/cas", value: buf("old") }, { key: "/e/cas", value: buf("x") }),
-      "compare-failed",
-    );
+    await rejectsWith(backend.compareAndSwap({ key: "/e/cas", value: buf("old") }, { key: "/e/cas", value: buf("x") }), "compare-failed");
     assert.equal(await backend.deleteRange({ prefix: "/e/range" }), 0);
     assert.deepEqual(
       (await backend.getRange({ prefix: "/e/" })).map((i) => i.key),
@@ -149,7 +143,10 @@ export function watchContract(t: WithBackend): void {
     const events = await take(w, 200);
     assert.equal(events.length, 200);
     const evRevs = events.map((e) => e.item.revision);
-    assert.deepEqual(evRevs, [...revs].sort((a, b) => a - b));
+    assert.deepEqual(
+      evRevs,
+      [...revs].sort((a, b) => a - b),
+    );
     assert.deepEqual(
       (await backend.getRange({ prefix: "/many/" })).map((i) => i.key),
       keys,
@@ -158,17 +155,13 @@ export function watchContract(t: WithBackend): void {
   });
 
   t("of concurrent creates or swaps on one key exactly one wins", async ({ backend }) => {
-    const creates = await Promise.allSettled(
-      Array.from({ length: 20 }, (_, i) => backend.create({ key: "/one", value: buf(String(i)) })),
-    );
+    const creates = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => backend.create({ key: "/one", value: buf(String(i)) })));
     assert.equal(creates.filter((r) => r.status === "fulfilled").length, 1);
     for (const r of creates) if (r.status === "rejected") assert.ok(isJumpgateError(r.reason, "already-exists"));
     const cur = await backend.get("/one");
     assert.ok(cur !== undefined);
     const swaps = await Promise.allSettled(
-      Array.from({ length: 20 }, (_, i) =>
-        backend.compareAndSwap({ key: "/one", revision: cur.revision }, { key: "/one", value: buf(`s${i}`) }),
-      ),
+      Array.from({ length: 20 }, (_, i) => backend.compareAndSwap({ key: "/one", revision: cur.revision }, { key: "/one", value: buf(`s${i}`) })),
     );
     const won = swaps.filter((r) => r.status === "fulfilled");
     assert.equal(won.length, 1);

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { isJumpgateError } from "../../api/errors.ts";
-import { type MakeBackend, type WithBackend, buf, rejectsWith } from "./contract-helpers.test-suite.ts";
+import { buf, type MakeBackend, rejectsWith, type WithBackend } from "./contract-helpers.test-suite.ts";
 import { watchContract } from "./contract-watch.test-suite.ts";
 
 export type { ContractOptions, ContractSubject, MakeBackend } from "./contract-helpers.test-suite.ts";
@@ -68,19 +68,13 @@ function crudContract(t: WithBackend): void {
     const v1 = await backend.put({ key: "/cas", value: buf("1") });
     const v2 = await backend.compareAndSwap({ key: "/cas", revision: v1.revision }, { key: "/cas", value: buf("2") });
     assert.ok(v2.revision > v1.revision);
-    await rejectsWith(
-      backend.compareAndSwap({ key: "/cas", revision: v1.revision }, { key: "/cas", value: buf("3") }),
-      "compare-failed",
-    );
+    await rejectsWith(backend.compareAndSwap({ key: "/cas", revision: v1.revision }, { key: "/cas", value: buf("3") }), "compare-failed");
     assert.deepEqual(await backend.get("/cas"), v2);
   });
 
   t("compareAndSwap by value replaces only an item holding that value", async ({ backend }) => {
     const v1 = await backend.put({ key: "/cas", value: buf("old") });
-    await rejectsWith(
-      backend.compareAndSwap({ key: "/cas", value: buf("other") }, { key: "/cas", value: buf("x") }),
-      "compare-failed",
-    );
+    await rejectsWith(backend.compareAndSwap({ key: "/cas", value: buf("other") }, { key: "/cas", value: buf("x") }), "compare-failed");
     await rejectsWith(
       backend.compareAndSwap({ key: "/cas", value: buf("old"), revision: v1.revision + 1000 }, { key: "/cas", value: buf("x") }),
       "compare-failed",
@@ -91,16 +85,10 @@ function crudContract(t: WithBackend): void {
   });
 
   t("compareAndSwap on a missing key fails; bad expectations are bad parameters", async ({ backend }) => {
-    await rejectsWith(
-      backend.compareAndSwap({ key: "/none", revision: 1 }, { key: "/none", value: buf("x") }),
-      "compare-failed",
-    );
+    await rejectsWith(backend.compareAndSwap({ key: "/none", revision: 1 }, { key: "/none", value: buf("x") }), "compare-failed");
     await backend.put({ key: "/k", value: buf("v") });
     await rejectsWith(backend.compareAndSwap({ key: "/k" }, { key: "/k", value: buf("x") }), "bad-parameter");
-    await rejectsWith(
-      backend.compareAndSwap({ key: "/k", value: buf("v") }, { key: "/other", value: buf("x") }),
-      "bad-parameter",
-    );
+    await rejectsWith(backend.compareAndSwap({ key: "/k", value: buf("v") }, { key: "/other", value: buf("x") }), "bad-parameter");
     assert.equal(await backend.get("/none"), undefined);
   });
 
@@ -173,7 +161,10 @@ function crudContract(t: WithBackend): void {
     await rejectsWith(backend.put({ key: "/nul\u0000", value: buf("x") }), "bad-parameter");
     await rejectsWith(backend.put({ key: "/k", value: buf("x"), expires: new Date(Number.NaN) }), "bad-parameter");
     await rejectsWith(backend.getRange({ prefix: "/", limit: 0 }), "bad-parameter");
-    assert.throws(() => backend.watch({ prefixes: [], fromRevision: -1 }), (e: unknown) => isJumpgateError(e, "bad-parameter"));
+    assert.throws(
+      () => backend.watch({ prefixes: [], fromRevision: -1 }),
+      (e: unknown) => isJumpgateError(e, "bad-parameter"),
+    );
   });
 
   t("a closed backend refuses work with connection-problem", async ({ backend }) => {

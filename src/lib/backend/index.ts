@@ -7,6 +7,11 @@ import { PostgresBackend } from "./postgres.ts";
 import { SqliteBackend } from "./sqlite.ts";
 import type { Backend } from "./types.ts";
 
+export { compareKeys, prefixEnd } from "./keys.ts";
+export { MemoryBackend, type MemoryBackendOptions } from "./memory.ts";
+export type { CommonOptions, ExpirySweeper } from "./options.ts";
+export { PostgresBackend, type PostgresBackendOptions } from "./postgres.ts";
+export { SqliteBackend, type SqliteBackendOptions } from "./sqlite.ts";
 export type {
   Backend,
   BackendEvent,
@@ -14,20 +19,12 @@ export type {
   ItemInput,
   KeyRange,
   RangeQuery,
-  WatchOptions,
   Watcher,
+  WatchOptions,
 } from "./types.ts";
-export type { CommonOptions, ExpirySweeper } from "./options.ts";
-export { compareKeys, prefixEnd } from "./keys.ts";
-export { RevisionCompactedError, isRevisionCompacted } from "./watcher.ts";
-export { MemoryBackend, type MemoryBackendOptions } from "./memory.ts";
-export { SqliteBackend, type SqliteBackendOptions } from "./sqlite.ts";
-export { PostgresBackend, type PostgresBackendOptions } from "./postgres.ts";
+export { isRevisionCompacted, RevisionCompactedError } from "./watcher.ts";
 
-export type BackendConfig =
-  | { type: "memory" }
-  | { type: "sqlite"; path: string }
-  | { type: "postgres"; connString: string };
+export type BackendConfig = { type: "memory" } | { type: "sqlite"; path: string } | { type: "postgres"; connString: string };
 
 /** Opens the backend a config names; expiry decisions use `clock`. */
 export async function openBackend(config: BackendConfig, clock?: Clock): Promise<Backend & ExpirySweeper> {

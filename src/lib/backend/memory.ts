@@ -6,22 +6,22 @@
 import type { Clock } from "../../api/clock.ts";
 import { connectionProblem } from "../../api/errors.ts";
 import { compareKeys, inBounds, rangeBounds, validateKey, validateLimit } from "./keys.ts";
+import { type CommonOptions, type ExpirySweeper, every, resolveOptions } from "./options.ts";
 import {
-  type EventRow,
-  type Mutation,
-  type Row,
   deleteEvents,
+  type EventRow,
   isLive,
+  type Mutation,
   mutationKey,
   ownMutation,
   planMutation,
+  type Row,
   rowToItem,
   toBackendEvent,
   validateMutation,
 } from "./plan.ts";
-import type { Backend, Item, ItemInput, KeyRange, RangeQuery, WatchOptions, Watcher } from "./types.ts";
-import { type CommonOptions, type ExpirySweeper, every, resolveOptions } from "./options.ts";
-import { WatcherSet, checkReplayable } from "./watcher.ts";
+import type { Backend, Item, ItemInput, KeyRange, RangeQuery, Watcher, WatchOptions } from "./types.ts";
+import { checkReplayable, WatcherSet } from "./watcher.ts";
 
 export type MemoryBackendOptions = CommonOptions;
 

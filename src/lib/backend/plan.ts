@@ -96,12 +96,7 @@ export function validateMutation(m: Mutation): void {
  * row counts as absent; when the mutation succeeds it is first deleted with a
  * delete event of its own, so watchers always see expiry as a delete.
  */
-export function planMutation(
-  m: Mutation,
-  current: Row | undefined,
-  nowMs: number,
-  lastRevision: number,
-): { events: EventRow[]; item: Item | undefined } {
+export function planMutation(m: Mutation, current: Row | undefined, nowMs: number, lastRevision: number): { events: EventRow[]; item: Item | undefined } {
   const live = current !== undefined && isLive(current, nowMs) ? current : undefined;
   const key = mutationKey(m);
   const events: EventRow[] = [];

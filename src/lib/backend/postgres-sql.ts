@@ -59,9 +59,7 @@ export class PgSql {
         value    bytea NOT NULL,
         expires  bigint,
         revision bigint NOT NULL)`);
-      await c.query(
-        `CREATE INDEX IF NOT EXISTS jumpgate_items_expires ON ${this.items} (expires) WHERE expires IS NOT NULL`,
-      );
+      await c.query(`CREATE INDEX IF NOT EXISTS jumpgate_items_expires ON ${this.items} (expires) WHERE expires IS NOT NULL`);
       await c.query(`CREATE TABLE IF NOT EXISTS ${this.events} (
         revision bigint PRIMARY KEY,
         type     text NOT NULL CHECK (type IN ('put', 'delete')),
@@ -108,14 +106,13 @@ export class PgSql {
   async range(c: Queryable, b: Bounds, now: number, limit: number | undefined): Promise<Row[]> {
     const r =
       b.end === undefined
-        ? await c.query<PgItem>(
-            `SELECT ${COLS} FROM ${this.items} WHERE key >= $1 AND ${live(2)} ORDER BY key LIMIT $3`,
-            [b.start, now, limit ?? null],
-          )
-        : await c.query<PgItem>(
-            `SELECT ${COLS} FROM ${this.items} WHERE key >= $1 AND key < $2 AND ${live(3)} ORDER BY key LIMIT $4`,
-            [b.start, b.end, now, limit ?? null],
-          );
+        ? await c.query<PgItem>(`SELECT ${COLS} FROM ${this.items} WHERE key >= $1 AND ${live(2)} ORDER BY key LIMIT $3`, [b.start, now, limit ?? null])
+        : await c.query<PgItem>(`SELECT ${COLS} FROM ${this.items} WHERE key >= $1 AND key < $2 AND ${live(3)} ORDER BY key LIMIT $4`, [
+            b.start,
+            b.end,
+            now,
+            limit ?? null,
+          ]);
     return r.rows.map(toRow);
   }
 
@@ -123,22 +120,16 @@ export class PgSql {
   async keysIn(c: Queryable, b: Bounds): Promise<{ key: string; expires: number | null }[]> {
     const r =
       b.end === undefined
-        ? await c.query<{ key: string; expires: string | null }>(
-            `SELECT key, expires FROM ${this.items} WHERE key >= $1 ORDER BY key`,
-            [b.start],
-          )
-        : await c.query<{ key: string; expires: string | null }>(
-            `SELECT key, expires FROM ${this.items} WHERE key >= $1 AND key < $2 ORDER BY key`,
-            [b.start, b.end],
-          );
+        ? await c.query<{ key: string; expires: string | null }>(`SELECT key, expires FROM ${this.items} WHERE key >= $1 ORDER BY key`, [b.start])
+        : await c.query<{ key: string; expires: string | null }>(`SELECT key, expires FROM ${this.items} WHERE key >= $1 AND key < $2 ORDER BY key`, [
+            b.start,
+            b.end,
+          ]);
     return r.rows.map((x) => ({ key: x.key, expires: x.expires === null ? null : Number(x.expires) }));
   }
 
   async expiredKeys(c: Queryable, now: number, limit: number): Promise<string[]> {
-    const r = await c.query<{ key: string }>(
-      `SELECT key FROM ${this.items} WHERE expires IS NOT NULL AND expires <= $1 ORDER BY key LIMIT $2`,
-      [now, limit],
-    );
+    const r = await c.query<{ key: string }>(`SELECT key FROM ${this.items} WHERE expires IS NOT NULL AND expires <= $1 ORDER BY key LIMIT $2`, [now, limit]);
     return r.rows.map((x) => x.key);
   }
 
@@ -176,18 +167,9 @@ export class PgSql {
     await c.query(
       `INSERT INTO ${this.events} (revision, type, key, value, expires)
          SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bytea[], $5::bigint[])`,
-      [
-        events.map((e) => e.revision),
-        events.map((e) => e.type),
-        events.map((e) => e.key),
-        events.map((e) => e.value),
-        events.map((e) => e.expires),
-      ],
+      [events.map((e) => e.revision), events.map((e) => e.type), events.map((e) => e.key), events.map((e) => e.value), events.map((e) => e.expires)],
     );
-    await c.query(`UPDATE ${this.meta} SET revision = $1 WHERE id = 1 RETURNING pg_notify($2, revision::text)`, [
-      last.revision,
-      this.channel,
-    ]);
+    await c.query(`UPDATE ${this.meta} SET revision = $1 WHERE id = 1 RETURNING pg_notify($2, revision::text)`, [last.revision, this.channel]);
   }
 }
 

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import pg from "pg";
-import { type ThrowawayDatabase, createThrowawayDatabase } from "../../../test/harness/postgres.ts";
+import { createThrowawayDatabase, type ThrowawayDatabase } from "../../../test/harness/postgres.ts";
 import { FakeClock } from "../../api/clock.ts";
-import { show, take } from "./contract-helpers.test-suite.ts";
 import { backendContract } from "./contract.test-suite.ts";
+import { show, take } from "./contract-helpers.test-suite.ts";
 import { PostgresBackend, type PostgresBackendOptions } from "./postgres.ts";
 
 describe("postgres backend", () => {
@@ -38,9 +38,7 @@ describe("postgres backend", () => {
         const wa = a.watch({ prefixes: ["/p/"] });
         const wb = b.watch({ prefixes: ["/p/"] });
         const writes = await Promise.all(
-          Array.from({ length: 100 }, (_, i) =>
-            (i % 2 === 0 ? a : b).put({ key: `/p/${String(i).padStart(3, "0")}`, value: Buffer.from(String(i)) }),
-          ),
+          Array.from({ length: 100 }, (_, i) => (i % 2 === 0 ? a : b).put({ key: `/p/${String(i).padStart(3, "0")}`, value: Buffer.from(String(i)) })),
         );
         const revs = writes.map((w) => w.revision).sort((x, y) => x - y);
         assert.equal(new Set(revs).size, 100);
@@ -93,9 +91,7 @@ describe("postgres backend", () => {
       await admin.connect();
       try {
         const w = a.watch({ prefixes: ["/l/"] });
-        const killed = await admin.query(
-          "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN %'",
-        );
+        const killed = await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN %'");
         assert.ok((killed.rowCount ?? 0) >= 1);
         await b.put({ key: "/l/1", value: Buffer.from("1") });
         await b.put({ key: "/l/2", value: Buffer.from("2") });

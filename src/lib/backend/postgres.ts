@@ -7,14 +7,14 @@
  */
 import pg from "pg";
 import type { Clock } from "../../api/clock.ts";
-import { JumpgateError, badParameter, connectionProblem, isJumpgateError } from "../../api/errors.ts";
+import { badParameter, connectionProblem, isJumpgateError, JumpgateError } from "../../api/errors.ts";
 import { rangeBounds, validateKey, validateLimit } from "./keys.ts";
-import { type CommonOptions, DEFAULTS, type ExpirySweeper, count, every, resolveOptions } from "./options.ts";
+import { type CommonOptions, count, DEFAULTS, type ExpirySweeper, every, resolveOptions } from "./options.ts";
 import {
-  type EventRow,
-  type Mutation,
   deleteEvents,
+  type EventRow,
   isLive,
+  type Mutation,
   mutationKey,
   ownMutation,
   planMutation,
@@ -24,7 +24,7 @@ import {
 } from "./plan.ts";
 import { PgFeed } from "./postgres-feed.ts";
 import { PgSql } from "./postgres-sql.ts";
-import type { Backend, BackendEvent, Item, ItemInput, KeyRange, RangeQuery, WatchOptions, Watcher } from "./types.ts";
+import type { Backend, BackendEvent, Item, ItemInput, KeyRange, RangeQuery, Watcher, WatchOptions } from "./types.ts";
 import { type QueueWatcher, RevisionCompactedError, WatcherSet } from "./watcher.ts";
 
 export interface PostgresBackendOptions extends CommonOptions {

@@ -49,18 +49,12 @@ export class SqliteStatements {
   constructor(db: Database.Database) {
     db.exec(SCHEMA);
     this.getRow = db.prepare(`SELECT ${ITEM} FROM items WHERE key = ?`);
-    this.range = db.prepare(
-      `SELECT ${ITEM} FROM items WHERE key >= ? AND key < ? AND ${LIVE} ORDER BY key LIMIT ?`,
-    );
+    this.range = db.prepare(`SELECT ${ITEM} FROM items WHERE key >= ? AND key < ? AND ${LIVE} ORDER BY key LIMIT ?`);
     this.rangeOpen = db.prepare(`SELECT ${ITEM} FROM items WHERE key >= ? AND ${LIVE} ORDER BY key LIMIT ?`);
     this.keys = db.prepare("SELECT key, expires FROM items WHERE key >= ? AND key < ? ORDER BY key");
     this.keysOpen = db.prepare("SELECT key, expires FROM items WHERE key >= ? ORDER BY key");
-    this.expiredKeys = db.prepare(
-      "SELECT key FROM items WHERE expires IS NOT NULL AND expires <= ? ORDER BY key LIMIT ?",
-    );
-    this.eventsAfter = db.prepare(
-      "SELECT revision, type, key, value, expires FROM events WHERE revision > ? ORDER BY revision LIMIT ?",
-    );
+    this.expiredKeys = db.prepare("SELECT key FROM items WHERE expires IS NOT NULL AND expires <= ? ORDER BY key LIMIT ?");
+    this.eventsAfter = db.prepare("SELECT revision, type, key, value, expires FROM events WHERE revision > ? ORDER BY revision LIMIT ?");
     this.firstEvent = db.prepare("SELECT revision FROM events ORDER BY revision LIMIT 1");
     this.trimEvents = db.prepare("DELETE FROM events WHERE revision <= ?");
     this.upsert = db.prepare(

@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { FakeClock } from "../../api/clock.ts";
-import { show, take } from "./contract-helpers.test-suite.ts";
 import { backendContract } from "./contract.test-suite.ts";
+import { show, take } from "./contract-helpers.test-suite.ts";
 import { SqliteBackend } from "./sqlite.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "jumpgate-sqlite-"));
@@ -59,9 +59,6 @@ describe("sqlite backend", () => {
   });
 
   it("refuses a bad synchronous mode", () => {
-    assert.throws(
-      () => new SqliteBackend({ path: join(dir, "x.db"), synchronous: "off" as "full" }),
-      /synchronous/,
-    );
+    assert.throws(() => new SqliteBackend({ path: join(dir, "x.db"), synchronous: "off" as "full" }), /synchronous/);
   });
 });

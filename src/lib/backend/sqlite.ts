@@ -12,14 +12,14 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import type { Clock } from "../../api/clock.ts";
-import { JumpgateError, badParameter, connectionProblem, isJumpgateError } from "../../api/errors.ts";
+import { badParameter, connectionProblem, isJumpgateError, JumpgateError } from "../../api/errors.ts";
 import { type Bounds, rangeBounds, validateKey, validateLimit } from "./keys.ts";
-import { type CommonOptions, DEFAULTS, type ExpirySweeper, count, every, resolveOptions } from "./options.ts";
+import { type CommonOptions, count, DEFAULTS, type ExpirySweeper, every, resolveOptions } from "./options.ts";
 import {
-  type EventRow,
-  type Mutation,
   deleteEvents,
+  type EventRow,
   isLive,
+  type Mutation,
   mutationKey,
   ownMutation,
   planMutation,
@@ -28,8 +28,8 @@ import {
   validateMutation,
 } from "./plan.ts";
 import { SqliteStatements } from "./sqlite-statements.ts";
-import type { Backend, Item, ItemInput, KeyRange, RangeQuery, WatchOptions, Watcher } from "./types.ts";
-import { RevisionCompactedError, WatcherSet, checkReplayable } from "./watcher.ts";
+import type { Backend, Item, ItemInput, KeyRange, RangeQuery, Watcher, WatchOptions } from "./types.ts";
+import { checkReplayable, RevisionCompactedError, WatcherSet } from "./watcher.ts";
 
 export interface SqliteBackendOptions extends CommonOptions {
   /** The database file (created with its directory if missing), or ":memory:". */
@@ -91,8 +91,7 @@ export class SqliteBackend implements Backend, ExpirySweeper {
       const b = rangeBounds(q);
       const limit = validateLimit(q.limit) ?? -1;
       const now = this.now();
-      const rows =
-        b.end === undefined ? this.st.rangeOpen.all(b.start, now, limit) : this.st.range.all(b.start, b.end, now, limit);
+      const rows = b.end === undefined ? this.st.rangeOpen.all(b.start, now, limit) : this.st.range.all(b.start, b.end, now, limit);
       return rows.map(rowToItem);
     });
   }

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { isJumpgateError } from "../../api/errors.ts";
 import type { EventRow } from "./plan.ts";
-import { WatcherSet, checkReplayable, isRevisionCompacted } from "./watcher.ts";
+import { checkReplayable, isRevisionCompacted, WatcherSet } from "./watcher.ts";
 
 const put = (revision: number, key: string): EventRow => ({
   revision,
@@ -62,6 +62,9 @@ describe("watchers", () => {
     checkReplayable(5, 6);
     checkReplayable(5, undefined);
     checkReplayable(9, 6);
-    assert.throws(() => checkReplayable(4, 6), (e: unknown) => isRevisionCompacted(e) && isJumpgateError(e, "bad-parameter"));
+    assert.throws(
+      () => checkReplayable(4, 6),
+      (e: unknown) => isRevisionCompacted(e) && isJumpgateError(e, "bad-parameter"),
+    );
   });
 });

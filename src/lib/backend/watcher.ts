@@ -6,10 +6,10 @@
  * delivered, so a backend may offer the same event twice (history replay racing
  * the live feed) without the consumer ever seeing a duplicate.
  */
-import { JumpgateError, badParameter, limitExceeded } from "../../api/errors.ts";
+import { badParameter, JumpgateError, limitExceeded } from "../../api/errors.ts";
 import { matchesPrefixes, validateKey, validateRevision } from "./keys.ts";
 import { type EventRow, toBackendEvent } from "./plan.ts";
-import type { BackendEvent, WatchOptions, Watcher } from "./types.ts";
+import type { BackendEvent, Watcher, WatchOptions } from "./types.ts";
 
 /** Thrown (through the watcher) when fromRevision is older than the retained history. */
 export class RevisionCompactedError extends JumpgateError {

@@ -43,9 +43,7 @@ export async function connectAdmin(o: AdminConnectOptions): Promise<AdminConnect
     const candidates = [o.dataDir, o.configDataDir, process.env.JUMPGATE_DATA_DIR, "./data", "/var/lib/jumpgate"];
     const dir = candidates.find((d): d is string => !!d && existsSync(join(d, "admin", "identity")));
     if (!dir) {
-      throw badParameter(
-        "no admin identity found; run jctl where the Auth Service runs (--data-dir DIR) or pass --identity FILE --auth-server HOST:PORT",
-      );
+      throw badParameter("no admin identity found; run jctl where the Auth Service runs (--data-dir DIR) or pass --identity FILE --auth-server HOST:PORT");
     }
     const path = resolve(dir, "admin", "identity");
     identity = parseIdentityFile(readText(path, "admin identity"), path);

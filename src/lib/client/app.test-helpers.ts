@@ -1,7 +1,15 @@
 /** Certificates for the app tests: a user CA, a host CA, app certificates and a proxy's host certificate. */
 import type { KeyObject } from "node:crypto";
 import { FakeClock } from "../../api/clock.ts";
-import { type CertificateAuthority, createCa, generateEcdsaP256, type Identity, issueClientCertificate, issueServerCertificate, type RouteToApp } from "../crypto/index.ts";
+import {
+  type CertificateAuthority,
+  createCa,
+  generateEcdsaP256,
+  type Identity,
+  issueClientCertificate,
+  issueServerCertificate,
+  type RouteToApp,
+} from "../crypto/index.ts";
 
 export interface TestCas {
   user: CertificateAuthority;

@@ -66,7 +66,15 @@ describe("jsh apps: listing, login and the saved certificates", () => {
     const own = await appUserCert(cas.user, "", { publicKey: k.tls.publicKey, route: null });
     saveProfile(
       profile,
-      { sshKey: k.ssh.privateKey, sshCert: "", tlsKey: k.tls.privateKey, tlsCert: own.cert, hostCaCerts: [cas.host.certPem], userCaCerts: [cas.user.certPem], knownHosts: [] },
+      {
+        sshKey: k.ssh.privateKey,
+        sshCert: "",
+        tlsKey: k.tls.privateKey,
+        tlsCert: own.cert,
+        hostCaCerts: [cas.host.certPem],
+        userCaCerts: [cas.user.certPem],
+        knownHosts: [],
+      },
       k.sshPublicKey,
       home,
     );
@@ -107,7 +115,10 @@ describe("jsh apps: listing, login and the saved certificates", () => {
   });
 
   test("Auth's refusal is the error; a certificate without the route is not kept", async () => {
-    await assert.rejects(appLogin(fakeAuth(cas, { refuse: 'access to app "prod" denied' }).auth, profile, { name: "prod" }, home), /access to app "prod" denied/);
+    await assert.rejects(
+      appLogin(fakeAuth(cas, { refuse: 'access to app "prod" denied' }).auth, profile, { name: "prod" }, home),
+      /access to app "prod" denied/,
+    );
     assert.equal(existsSync(appCertPaths(profile, "prod", home).cert), false);
     await assert.rejects(appLogin(fakeAuth(cas, { noRoute: true }).auth, profile, { name: "grafana" }, home), /carries no route to it/);
     assert.equal(existsSync(appCertPaths(profile, "grafana", home).cert), false);

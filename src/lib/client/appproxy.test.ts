@@ -157,7 +157,10 @@ describe("jsh proxy app: the local listener", () => {
       assert.equal((await exchange(local.port, Buffer.from("x"))).length, 0);
       await new Promise((r) => setTimeout(r, 50));
       assert.equal(errors.length, 1, errors.join("\n"));
-      assert.match(errors[0] ?? "", /^the proxy (refused the connection to app grafana: .*alert|closed the connection to app grafana without an answer: .*try: jsh apps login grafana)/);
+      assert.match(
+        errors[0] ?? "",
+        /^the proxy (refused the connection to app grafana: .*alert|closed the connection to app grafana without an answer: .*try: jsh apps login grafana)/,
+      );
     } finally {
       await local.close();
     }

@@ -136,7 +136,9 @@ async function serveLocal(local: net.Socket, o: LocalAppProxyOptions, reuse: Dia
     if (reason) report(`the proxy refused the connection to app ${o.app}: ${reason}`);
     // Closed before any answer and before the client was done: the proxy refuses that way (TCP has no place for a message).
     else if (firstBytes === 0 && !localEnded) {
-      report(`the proxy closed the connection to app ${o.app} without an answer: it refused the certificate, or the app could not be reached (try: jsh apps login ${o.app})`);
+      report(
+        `the proxy closed the connection to app ${o.app} without an answer: it refused the certificate, or the app could not be reached (try: jsh apps login ${o.app})`,
+      );
     }
   });
   upstream.on("error", (e: NodeJS.ErrnoException) => {

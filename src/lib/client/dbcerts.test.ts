@@ -5,11 +5,11 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { toProto } from "../../api/convert.ts";
 import { isJumpgateError } from "../../api/errors.ts";
+import { issueUserCerts } from "../auth/certs.ts";
 import { startTestApi } from "../auth/testing/api.ts";
 import { authFixture } from "../auth/testing/fixture.ts";
-import { validateResource } from "../auth/validate.ts";
-import { issueUserCerts } from "../auth/certs.ts";
 import type { UserResource } from "../auth/users.ts";
+import { validateResource } from "../auth/validate.ts";
 import { generateKeySet } from "../crypto/index.ts";
 import { dbCertPaths, dbLogin, findDbCert, listDatabases, listDbCerts, loadDbCert, removeDbCerts } from "./dbcerts.ts";
 import { type Profile, saveProfile } from "./profile.ts";
@@ -45,7 +45,12 @@ describe("jsh db: listing, login and the saved certificates", () => {
       }),
     );
     await f.ctx.stores.roles.upsert(
-      validateResource({ kind: "role", version: "v7", metadata: { name: "multi" }, spec: { allow: { db_labels: { env: "qa" }, db_users: ["a", "b"], db_names: ["*"] } } }),
+      validateResource({
+        kind: "role",
+        version: "v7",
+        metadata: { name: "multi" },
+        spec: { allow: { db_labels: { env: "qa" }, db_users: ["a", "b"], db_names: ["*"] } },
+      }),
     );
     await f.addUser("dana", ["pg-dev", "multi"], { db_users: ["dana"] });
     const db = await api.asHost("db", "db-host");
@@ -117,7 +122,10 @@ describe("jsh db: listing, login and the saved certificates", () => {
       });
     await refused(dbLogin(dana, profile, { name: "prod" }, home), /database "prod" not found or not allowed; see jsh db ls/);
     await refused(dbLogin(dana, profile, { name: "qa" }, home), /name the database user with --db-user; your roles allow: a, b/);
-    await refused(dbLogin(dana, profile, { name: "pg", dbUser: "postgres" }, home), /access to database "pg" as database user "postgres" and database name "app" denied: no role allows database user "postgres"/);
+    await refused(
+      dbLogin(dana, profile, { name: "pg", dbUser: "postgres" }, home),
+      /access to database "pg" as database user "postgres" and database name "app" denied: no role allows database user "postgres"/,
+    );
     await refused(dbLogin(dana, profile, { name: "pg", dbName: "billing" }, home), /database name "billing"/);
     assert.throws(() => loadDbCert(profile, "qa", new Date(), home), /not logged in to database "qa"; run: jsh db login qa/);
   });

@@ -12,9 +12,9 @@
 import { createPrivateKey, createPublicKey } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { storedFromProto, fromProto } from "../../api/convert.ts";
-import { badParameter, isJumpgateError, notFound } from "../../api/errors.ts";
 import type { AuthClient } from "../../api/authclient.ts";
+import { fromProto, storedFromProto } from "../../api/convert.ts";
+import { badParameter, isJumpgateError, notFound } from "../../api/errors.ts";
 import { type DatabaseServer, dbServerDatabase, parseResourceOf, type Role } from "../../api/resources/index.ts";
 import { decodeIdentity, generateEcdsaP256, type RouteToDatabase, sshPublicKeyLine } from "../crypto/index.ts";
 import { AccessChecker, type DbValues } from "../rbac/index.ts";

@@ -73,7 +73,8 @@ export function dialDatabase(
  */
 export async function startLocalDbProxy(o: LocalDbProxyOptions): Promise<LocalDbProxy> {
   if (o.tunnel && !o.credentials) throw badParameter(`no database certificate for ${o.database.name}: run jsh db login ${o.database.name}`);
-  if (!o.tunnel && o.database.protocol === "mysql") throw badParameter("MySQL clients need --tunnel (they cannot present the certificate to the proxy themselves)");
+  if (!o.tunnel && o.database.protocol === "mysql")
+    throw badParameter("MySQL clients need --tunnel (they cannot present the certificate to the proxy themselves)");
   const sockets = new Set<Duplex>();
   const reuse = newDialReuse();
   const server = net.createServer((local) => {

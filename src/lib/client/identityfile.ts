@@ -51,7 +51,10 @@ export function parseIdentityFile(text: string, source = "identity file"): Ident
       certs.push(block);
     }
   }
-  const rest = text.replace(BLOCK, "").split("\n").map((l) => l.trim());
+  const rest = text
+    .replace(BLOCK, "")
+    .split("\n")
+    .map((l) => l.trim());
   const sshCert = rest.find((l) => /^[a-z0-9-]+-cert-v01@openssh\.com /.test(l));
   const knownHosts = rest.filter((l) => l.startsWith("@cert-authority "));
   if (!sshKey || !tlsKey || !sshCert || certs.length === 0) {

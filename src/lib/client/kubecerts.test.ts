@@ -56,9 +56,11 @@ function fakeAuth(cas: TestCas, o: { refuse?: string } = {}) {
     async listResources(req: { kind: string }) {
       assert.equal(req.kind, "kube_server");
       return {
-        resources: [kubeServer("prod", "h1", { env: "prod" }), kubeServer("dev", "h1", { env: "dev", team: "web" }), kubeServer("dev", "h2", { env: "dev", team: "web" })].map(
-          (r) => toProto(r as unknown as StoredResource),
-        ),
+        resources: [
+          kubeServer("prod", "h1", { env: "prod" }),
+          kubeServer("dev", "h1", { env: "dev", team: "web" }),
+          kubeServer("dev", "h2", { env: "dev", team: "web" }),
+        ].map((r) => toProto(r as unknown as StoredResource)),
       };
     },
   };
@@ -78,7 +80,15 @@ describe("jsh kube: listing, login into the kubeconfig, logout", () => {
     const own = await appUserCert(cas.user, "", { publicKey: k.tls.publicKey, route: null });
     saveProfile(
       profile,
-      { sshKey: k.ssh.privateKey, sshCert: "", tlsKey: k.tls.privateKey, tlsCert: own.cert, hostCaCerts: [cas.host.certPem], userCaCerts: [cas.user.certPem], knownHosts: [] },
+      {
+        sshKey: k.ssh.privateKey,
+        sshCert: "",
+        tlsKey: k.tls.privateKey,
+        tlsCert: own.cert,
+        hostCaCerts: [cas.host.certPem],
+        userCaCerts: [cas.user.certPem],
+        knownHosts: [],
+      },
       k.sshPublicKey,
       home,
     );
@@ -134,7 +144,10 @@ describe("jsh kube: listing, login into the kubeconfig, logout", () => {
   test("a refusal from Auth is the error, and nothing is written", async () => {
     const before = readFileSync(kubeconfig, "utf8");
     const { auth } = fakeAuth(cas, { refuse: "access to Kubernetes cluster secret denied: no role allows it" });
-    await assert.rejects(kubeLogin(auth, profile, { cluster: "secret", proxyPublicAddr: "localhost:3080", kubeconfig }, home), /access to Kubernetes cluster secret denied/);
+    await assert.rejects(
+      kubeLogin(auth, profile, { cluster: "secret", proxyPublicAddr: "localhost:3080", kubeconfig }, home),
+      /access to Kubernetes cluster secret denied/,
+    );
     assert.equal(existsSync(kubeCertPaths(profile, "secret", home).cert), false);
     assert.equal(readFileSync(kubeconfig, "utf8"), before);
     await assert.rejects(kubeLogin(auth, profile, { cluster: "Bad_Name", proxyPublicAddr: "localhost:3080", kubeconfig }, home), /lowercase letters/);

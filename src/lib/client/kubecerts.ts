@@ -21,9 +21,9 @@ import { decodeIdentity, generateEcdsaP256, sshPublicKeyLine } from "../crypto/i
 import { writePrivate } from "./files.ts";
 import {
   currentKubeContext,
+  kubeContextName,
   kubeconfigEntryNames,
   kubeconfigPath,
-  kubeContextName,
   mergeKubeconfig,
   readKubeconfig,
   removeFromKubeconfig,

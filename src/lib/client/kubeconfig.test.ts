@@ -4,9 +4,9 @@ import { parse } from "yaml";
 import {
   currentKubeContext,
   type KubeconfigEntry,
+  kubeContextName,
   kubeconfigEntryNames,
   kubeconfigPath,
-  kubeContextName,
   mergeKubeconfig,
   removeFromKubeconfig,
 } from "./kubeconfig.ts";
@@ -111,7 +111,9 @@ describe("the kubeconfig jsh kube login writes", () => {
     assert.deepEqual(d.users[0], { name: "kind-dev", user: { token: "abc" } });
     assert.deepEqual(d.extensions, [{ name: "keep-me" }]);
     assert.match(text, /^# the team's kind cluster$/m);
-    const ca = Buffer.from(String((d.clusters[1]?.cluster as Record<string, string>)["certificate-authority-data"]), "base64").toString();
+    const ours = d.clusters[1];
+    assert.ok(ours);
+    const ca = Buffer.from(String((ours.cluster as Record<string, string>)["certificate-authority-data"]), "base64").toString();
     assert.equal(ca.match(/BEGIN CERTIFICATE/g)?.length, 2, "every host CA certificate (a rotation has two)");
     // Written in kubectl's own style: every line of the original is still there, in order, as it was.
     const lines = text.split("\n");
@@ -128,7 +130,9 @@ describe("the kubeconfig jsh kube login writes", () => {
     const renewed = mergeKubeconfig(once, entry({ server: "https://proxy.example.com:443" }));
     const d = doc(renewed);
     assert.equal(d.clusters.length, 2);
-    assert.equal((d.clusters[1]?.cluster as Record<string, string>).server, "https://proxy.example.com:443");
+    const second = d.clusters[1];
+    assert.ok(second);
+    assert.equal((second.cluster as Record<string, string>).server, "https://proxy.example.com:443");
     // Another Jumpgate cluster's context sits beside ours.
     const two = doc(mergeKubeconfig(renewed, entry({ name: "example-prod" })));
     assert.deepEqual(
@@ -153,7 +157,9 @@ describe("the kubeconfig jsh kube login writes", () => {
     assert.deepEqual(doc(none).users, [{ name: "kind-dev", user: { token: "abc" } }]);
     assert.match(none, /^# the team's kind cluster$/m);
     // Someone else's current context survives our logout.
-    const theirs = removeFromKubeconfig(mergeKubeconfig(EXISTING, entry()).replace("current-context: example-dev", "current-context: kind-dev"), ["example-dev"]);
+    const theirs = removeFromKubeconfig(mergeKubeconfig(EXISTING, entry()).replace("current-context: example-dev", "current-context: kind-dev"), [
+      "example-dev",
+    ]);
     assert.equal(doc(theirs)["current-context"], "kind-dev");
     assert.equal(removeFromKubeconfig("", ["example-dev"]), "");
   });

@@ -1,5 +1,4 @@
-import { knownHostsCaLine, parseSshPublicKey } from "../crypto/index.ts";
-import { generateEcdsaP256, generateEd25519, sshPublicKeyLine } from "../crypto/index.ts";
+import { generateEcdsaP256, generateEd25519, knownHostsCaLine, parseSshPublicKey, sshPublicKeyLine } from "../crypto/index.ts";
 import { type Profile, saveProfile } from "./profile.ts";
 import { webCall } from "./webclient.ts";
 

@@ -132,7 +132,12 @@ export function loadCredentials(p: Profile, home = jshHome()): StoredCredentials
 
 /** The cluster's `@cert-authority` lines: the profile's own, or (for a profile saved before it kept them) those for the cluster in known_hosts. */
 function hostCaLines(p: Profile, paths: ReturnType<typeof keyPaths>): string[] {
-  const lines = (f: string) => (existsSync(f) ? readFileSync(f, "utf8").split("\n").map((l) => l.trim()) : []);
+  const lines = (f: string) =>
+    existsSync(f)
+      ? readFileSync(f, "utf8")
+          .split("\n")
+          .map((l) => l.trim())
+      : [];
   const own = lines(paths.hostSshCas).filter((l) => l.startsWith("@cert-authority "));
   if (own.length > 0) return own;
   return lines(paths.knownHosts).filter((l) => l.split(/\s+/)[1] === `*.${p.cluster},${p.cluster}` && l.startsWith("@cert-authority "));

@@ -45,13 +45,7 @@ function tlsToProxy(p: Profile): Promise<tls.TLSSocket> {
 }
 
 /** Runs the SSH handshake on `sock` with the user's certificate. */
-function sshOver(
-  sock: Duplex,
-  username: string,
-  creds: StoredCredentials,
-  host: CertificateLoginOptions["host"],
-  agent?: string,
-): Promise<ssh2.Client> {
+function sshOver(sock: Duplex, username: string, creds: StoredCredentials, host: CertificateLoginOptions["host"], agent?: string): Promise<ssh2.Client> {
   const key = certificateKey(creds.sshKey, creds.sshCert);
   return loginWithCertificate(sock, username, key, { host, keepaliveIntervalMs: 15_000, ...(agent ? { agent } : {}) });
 }
@@ -71,12 +65,7 @@ export const openRoute = openProxyRoute;
  * certificate from the cluster's host CA for the name asked for; anything
  * else is refused with HostKeyRefused, as OpenSSH with `@cert-authority` would.
  */
-export async function connectNode(
-  p: Profile,
-  creds: StoredCredentials,
-  t: SshTarget,
-  agent?: string,
-): Promise<{ node: ssh2.Client; proxy: ssh2.Client }> {
+export async function connectNode(p: Profile, creds: StoredCredentials, t: SshTarget, agent?: string): Promise<{ node: ssh2.Client; proxy: ssh2.Client }> {
   const trustedCaKeys = trustedHostCaKeys(creds);
   if (trustedCaKeys.length === 0) {
     throw new HostKeyRefused(`the profile for ${p.proxy} holds no host CA key to verify nodes with; run: jsh login --proxy=${p.proxy}`);
@@ -91,8 +80,14 @@ export async function connectNode(
       refusal += d.toString();
     });
     const node = await sshOver(route, t.login, creds, host, agent).catch((e: unknown) => {
-      if (isHostKeyRefused(e)) throw e.message.includes(HOST_KEY_VERIFICATION_FAILED) ? e : new HostKeyRefused(`${HOST_KEY_VERIFICATION_FAILED} for ${t.host}: ${e.message}`, e.detail);
-      const first = refusal.trim().split("\n")[0]?.replace(/^ERROR:\s*/, "");
+      if (isHostKeyRefused(e))
+        throw e.message.includes(HOST_KEY_VERIFICATION_FAILED)
+          ? e
+          : new HostKeyRefused(`${HOST_KEY_VERIFICATION_FAILED} for ${t.host}: ${e.message}`, e.detail);
+      const first = refusal
+        .trim()
+        .split("\n")[0]
+        ?.replace(/^ERROR:\s*/, "");
       if (first) throw accessDenied(first);
       throw e;
     });

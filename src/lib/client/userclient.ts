@@ -1,5 +1,5 @@
 import { type AuthClient, createAuthClient } from "../../api/authclient.ts";
-import { type Profile, loadCredentials, type StoredCredentials } from "./profile.ts";
+import { loadCredentials, type Profile, type StoredCredentials } from "./profile.ts";
 
 /** The logged-in user's connection to the Auth API, through the proxy's one port. */
 export function userAuthClient(p: Profile, creds: StoredCredentials = loadCredentials(p)): AuthClient {

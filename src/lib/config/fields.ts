@@ -46,16 +46,11 @@ export function listOf<T extends z.ZodType>(item: T) {
   return z.preprocess((v) => (typeof v === "string" ? [v] : v), z.array(item));
 }
 
-export const resourceName = z
-  .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, "expected a name of letters, digits, '.', '_' or '-'");
+export const resourceName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, "expected a name of letters, digits, '.', '_' or '-'");
 
 export const labelKey = z.string().regex(/^[A-Za-z0-9/._:*-]{1,63}$/, "invalid label name");
 /** Label values may be written as numbers or booleans in YAML; they are strings. */
-const labelValue = z.preprocess(
-  (v) => (typeof v === "number" || typeof v === "boolean" ? String(v) : v),
-  z.string({ error: "expected a string label value" }),
-);
+const labelValue = z.preprocess((v) => (typeof v === "number" || typeof v === "boolean" ? String(v) : v), z.string({ error: "expected a string label value" }));
 export const labels = z.record(labelKey, labelValue);
 
 export const commandLabel = z.strictObject({

@@ -75,9 +75,7 @@ function isEnabled(raw: Raw, name: ServiceSection): boolean {
 }
 
 export function parseRoles(roles: string | readonly string[]): ServiceRole[] {
-  const list = (typeof roles === "string" ? roles.split(",") : roles)
-    .map((r) => r.trim().toLowerCase())
-    .filter(Boolean);
+  const list = (typeof roles === "string" ? roles.split(",") : roles).map((r) => r.trim().toLowerCase()).filter(Boolean);
   const known = Object.keys(SERVICE_SECTIONS);
   const out: ServiceRole[] = [];
   for (const r of list) {
@@ -112,9 +110,7 @@ function readToken(token: string): string {
 /** Lays flags over the raw file object, remembering which paths each flag set. */
 function applyFlags(raw: Raw, flags: StartFlags, hasFile: boolean, setBy: Map<string, string>): void {
   const roles = flags.roles !== undefined ? parseRoles(flags.roles) : hasFile ? undefined : DEMO_ROLES;
-  const sectionRoles = new Map<string, ServiceRole>(
-    (Object.entries(SERVICE_SECTIONS) as [ServiceRole, ServiceSection][]).map(([r, s]) => [s, r]),
-  );
+  const sectionRoles = new Map<string, ServiceRole>((Object.entries(SERVICE_SECTIONS) as [ServiceRole, ServiceSection][]).map(([r, s]) => [s, r]));
   const set = (path: readonly string[], value: unknown, flag: string) => {
     const [first] = path;
     const role = first === undefined ? undefined : sectionRoles.get(first);
@@ -195,7 +191,5 @@ export function loadConfig(opts: LoadConfigOptions = {}): JumpgateConfig {
 
 /** The roles whose sections are enabled, in `--roles` order. */
 export function enabledRoles(config: JumpgateConfig): ServiceRole[] {
-  return (Object.entries(SERVICE_SECTIONS) as [ServiceRole, ServiceSection][])
-    .filter(([, name]) => config[name].enabled)
-    .map(([role]) => role);
+  return (Object.entries(SERVICE_SECTIONS) as [ServiceRole, ServiceSection][]).filter(([, name]) => config[name].enabled).map(([role]) => role);
 }

@@ -77,12 +77,7 @@ test("errors name the line and the field", () => {
 
 test("unknown fields are errors, at their own line", () => {
   const msg = messageOf("auth_service:\n  enabled: yes\n  listen_adr: 1.2.3.4:5\nproxy_servce: {}\n");
-  assert.equal(
-    msg,
-    ["jumpgate.yaml:3: auth_service.listen_adr: unknown field", "jumpgate.yaml:4: proxy_servce: unknown field"].join(
-      "\n",
-    ),
-  );
+  assert.equal(msg, ["jumpgate.yaml:3: auth_service.listen_adr: unknown field", "jumpgate.yaml:4: proxy_servce: unknown field"].join("\n"));
 });
 
 test("nested list items, enums, durations, tokens and cross-field rules", () => {
@@ -103,10 +98,7 @@ test("nested list items, enums, durations, tokens and cross-field rules", () => 
       "      period: soon", // 13
     ].join("\n"),
   );
-  assert.match(
-    msg,
-    /^jumpgate\.yaml:3: auth_service\.authentication\.second_factor: expected one of: off, otp, webauthn, on$/m,
-  );
+  assert.match(msg, /^jumpgate\.yaml:3: auth_service\.authentication\.second_factor: expected one of: off, otp, webauthn, on$/m);
   assert.match(msg, /^jumpgate\.yaml:4: auth_service\.storage\.conn_string: required when type is postgres$/m);
   assert.match(msg, /^jumpgate\.yaml:7: auth_service\.tokens\[0\]: static tokens must be at least 8 characters$/m);
   assert.match(msg, /^jumpgate\.yaml:8: auth_service\.tokens\[1\]: unknown role "nope"/m);
@@ -126,26 +118,14 @@ test("YAML syntax errors, duplicate keys, wrong types and versions", () => {
   assert.match(messageOf("a: [1\n"), /^jumpgate\.yaml:\d+: /);
   assert.equal(messageOf("- 1\n- 2\n"), "jumpgate.yaml:1: expected a mapping of sections");
   assert.match(messageOf("version: v2\nauth_service: {}\n"), /^jumpgate\.yaml:1: version: unsupported config version/);
-  assert.match(
-    messageOf("auth_service:\n  enabled: maybe\n"),
-    /^jumpgate\.yaml:2: auth_service\.enabled: expected yes or no$/,
-  );
-  assert.match(
-    messageOf("auth_service:\n  public_addrs: 7\n"),
-    /^jumpgate\.yaml:2: auth_service\.public_addrs: expected array/,
-  );
-  assert.match(
-    messageOf("ssh_service:\n  labels: {'bad key': x}\n"),
-    /^jumpgate\.yaml:2: ssh_service\.labels.*invalid label name/,
-  );
+  assert.match(messageOf("auth_service:\n  enabled: maybe\n"), /^jumpgate\.yaml:2: auth_service\.enabled: expected yes or no$/);
+  assert.match(messageOf("auth_service:\n  public_addrs: 7\n"), /^jumpgate\.yaml:2: auth_service\.public_addrs: expected array/);
+  assert.match(messageOf("ssh_service:\n  labels: {'bad key': x}\n"), /^jumpgate\.yaml:2: ssh_service\.labels.*invalid label name/);
 });
 
 test("a file with no service, or an agent with nowhere to connect, is refused", () => {
   assert.match(messageOf(""), /no service is enabled/);
-  assert.match(
-    messageOf("ssh_service: {}\n"),
-    /^jumpgate\.yaml:1: jumpgate\.proxy_server: required \(or auth_server\)/,
-  );
+  assert.match(messageOf("ssh_service: {}\n"), /^jumpgate\.yaml:1: jumpgate\.proxy_server: required \(or auth_server\)/);
   assert.match(
     messageOf("jumpgate: {proxy_server: a:1, auth_server: b:2}\nssh_service: {}\n"),
     /jumpgate\.auth_server: set proxy_server or auth_server, not both/,
@@ -168,7 +148,9 @@ test("the filename given appears in messages", () => {
 test("trusted_proxy_protocol_addrs: IPs and CIDRs, one or a list; bad entries name their line", () => {
   const c = parseConfig("auth_service: {}\nproxy_service:\n  trusted_proxy_protocol_addrs: [10.0.0.0/8, 192.0.2.7, '2001:db8::/32', '::1']\n");
   assert.deepEqual(c.proxy_service.trusted_proxy_protocol_addrs, ["10.0.0.0/8", "192.0.2.7", "2001:db8::/32", "::1"]);
-  assert.deepEqual(parseConfig("auth_service: {}\nproxy_service: {trusted_proxy_protocol_addrs: 10.1.2.3}\n").proxy_service.trusted_proxy_protocol_addrs, ["10.1.2.3"]);
+  assert.deepEqual(parseConfig("auth_service: {}\nproxy_service: {trusted_proxy_protocol_addrs: 10.1.2.3}\n").proxy_service.trusted_proxy_protocol_addrs, [
+    "10.1.2.3",
+  ]);
   const msg = messageOf("auth_service: {}\nproxy_service:\n  trusted_proxy_protocol_addrs:\n    - 10.0.0.0/8\n    - 10.0.0.0/33\n    - lb.example.com\n");
   assert.match(msg, /^jumpgate\.yaml:5: proxy_service\.trusted_proxy_protocol_addrs\[1\]: expected an IP address or CIDR range$/m);
   assert.match(msg, /^jumpgate\.yaml:6: proxy_service\.trusted_proxy_protocol_addrs\[2\]: expected an IP address or CIDR range$/m);

@@ -82,8 +82,7 @@ export function readConfigYaml(text: string, filename = "jumpgate.yaml"): Config
   const lineAt = (offset: number) => lc.linePos(offset).line || 1;
   const lineOf = (path: ConfigPath): number => {
     let node: unknown = doc.contents;
-    let line =
-      node !== null && typeof node === "object" && "range" in node ? lineAt((node as Node).range?.[0] ?? 0) : 1;
+    let line = node !== null && typeof node === "object" && "range" in node ? lineAt((node as Node).range?.[0] ?? 0) : 1;
     for (const seg of path) {
       if (isMap(node)) {
         const pair = node.items.find((p) => keyMatches(p.key, seg));
@@ -113,9 +112,7 @@ function issueMessage(issue: z.core.$ZodIssue): string {
     case "invalid_type":
       return issue.message.includes("received undefined") ? "required" : issue.message.replace(/^Invalid input: /, "");
     case "invalid_value":
-      return issue.values.length === 1 && issue.message !== "Invalid input"
-        ? issue.message
-        : `expected one of: ${issue.values.map(String).join(", ")}`;
+      return issue.values.length === 1 && issue.message !== "Invalid input" ? issue.message : `expected one of: ${issue.values.map(String).join(", ")}`;
     case "invalid_key":
       return issue.issues[0]?.message ?? "invalid key";
     case "invalid_union":
@@ -136,8 +133,7 @@ export function validateConfig(raw: unknown, where: (path: ConfigPath) => string
   for (const issue of r.error.issues) {
     const path = issue.path.filter((p): p is string | number => typeof p !== "symbol");
     if (issue.code === "unrecognized_keys") {
-      for (const k of issue.keys)
-        issues.push({ where: where([...path, k]), path: formatPath([...path, k]), message: "unknown field" });
+      for (const k of issue.keys) issues.push({ where: where([...path, k]), path: formatPath([...path, k]), message: "unknown field" });
     } else {
       issues.push({ where: where(path), path: formatPath(path), message: issueMessage(issue) });
     }

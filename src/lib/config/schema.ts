@@ -6,19 +6,7 @@
 import os from "node:os";
 import { z } from "zod";
 import { appSchema } from "../../api/resources/index.ts";
-import {
-  cidrOrIp,
-  commandLabel,
-  duration,
-  flag,
-  hostPort,
-  labels,
-  listOf,
-  resourceMatcher,
-  resourceName,
-  staticToken,
-  uniqueNames,
-} from "./fields.ts";
+import { cidrOrIp, commandLabel, duration, flag, hostPort, labels, listOf, resourceMatcher, resourceName, staticToken, uniqueNames } from "./fields.ts";
 
 export { TOKEN_ROLES } from "./fields.ts";
 
@@ -46,10 +34,7 @@ const jumpgateSection = z
     log: z
       .strictObject({
         severity: z
-          .preprocess(
-            (v) => (typeof v === "string" ? v.toUpperCase().replace(/^WARNING$/, "WARN") : v),
-            z.enum(["DEBUG", "INFO", "WARN", "ERROR"]),
-          )
+          .preprocess((v) => (typeof v === "string" ? v.toUpperCase().replace(/^WARNING$/, "WARN") : v), z.enum(["DEBUG", "INFO", "WARN", "ERROR"]))
           .default("INFO"),
         format: z.enum(["json", "text"]).default("json"),
         /** "stderr", "stdout" or a file path. */
@@ -76,9 +61,7 @@ const authService = z.strictObject({
   authentication: z
     .strictObject({
       type: z.enum(["local"]).default("local"),
-      second_factor: z
-        .preprocess((v) => (v === true ? "on" : v === false ? "off" : v), z.enum(["off", "otp", "webauthn", "on"]))
-        .default("otp"),
+      second_factor: z.preprocess((v) => (v === true ? "on" : v === false ? "off" : v), z.enum(["off", "otp", "webauthn", "on"])).default("otp"),
       webauthn: z.strictObject({ rp_id: z.string().min(1) }).optional(),
       lockout: z
         .strictObject({
@@ -90,9 +73,7 @@ const authService = z.strictObject({
     .prefault({}),
   storage: z
     .strictObject({
-      type: z
-        .preprocess((v) => (v === "postgresql" ? "postgres" : v), z.enum(["sqlite", "postgres", "memory"]))
-        .default("sqlite"),
+      type: z.preprocess((v) => (v === "postgresql" ? "postgres" : v), z.enum(["sqlite", "postgres", "memory"])).default("sqlite"),
       /** SQLite file; default `<data_dir>/backend.db`. */
       path: z.string().min(1).optional(),
       conn_string: z.string().min(1).optional(),
@@ -294,11 +275,7 @@ export const configSchema = z
         code: "custom",
         message: "no service is enabled; enable a *_service section or pass --roles",
       });
-    } else if (
-      !c.auth_service.enabled &&
-      c.jumpgate.proxy_server === undefined &&
-      c.jumpgate.auth_server === undefined
-    ) {
+    } else if (!c.auth_service.enabled && c.jumpgate.proxy_server === undefined && c.jumpgate.auth_server === undefined) {
       ctx.addIssue({
         code: "custom",
         path: ["jumpgate", "proxy_server"],

@@ -20,12 +20,7 @@ test("the configure template is commented and parses cleanly", () => {
 test("the template's commented-out lines parse too when switched on", () => {
   const text = configureTemplate({ nodename: "h" })
     .split("\n")
-    .map((l) =>
-      l.replace(
-        /^(\s*)# ((join_params|proxy_server|diag_addr|audit_events_uri|tokens|trusted_proxy_protocol_addrs|conn_string):)/,
-        "$1$2",
-      ),
-    )
+    .map((l) => l.replace(/^(\s*)# ((join_params|proxy_server|diag_addr|audit_events_uri|tokens|trusted_proxy_protocol_addrs|conn_string):)/, "$1$2"))
     .filter((l) => !/^\s*auth_server:/.test(l))
     .join("\n");
   const c = parseConfig(text);

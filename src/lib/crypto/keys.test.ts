@@ -11,15 +11,15 @@ import {
   privateKeyFromPem,
   privateKeyToPem,
   publicKeyFromPem,
-  publicKeyToPem,
   publicKeysEqual,
+  publicKeyToPem,
   sshFingerprint,
   sshPublicKeyBlob,
   sshPublicKeyLine,
 } from "./keys.ts";
 import { parseOpenSshPrivateKey, writeOpenSshPrivateKey } from "./openssh-key.ts";
 import { mustNotCrash, mutate, prng, runOk, tempDir, writeSecret } from "./test-helpers.ts";
-import { WireReader, mpint, str } from "./wire.ts";
+import { mpint, str, WireReader } from "./wire.ts";
 
 const tmp = tempDir();
 after(tmp.cleanup);
@@ -36,9 +36,18 @@ describe("wire", () => {
     assert.deepEqual(mpint(Buffer.alloc(0)), Buffer.from([0, 0, 0, 0]));
   });
   it("rejects truncated and negative fields with badParameter", () => {
-    assert.throws(() => new WireReader(Buffer.from([0, 0, 0, 5, 1])).bytes(), (e) => isJumpgateError(e, "bad-parameter"));
-    assert.throws(() => new WireReader(str(Buffer.from([0x80]))).unsignedMpint(), (e) => isJumpgateError(e, "bad-parameter"));
-    assert.throws(() => new WireReader(str(Buffer.from([0xff, 0xfe]))).text(), (e) => isJumpgateError(e, "bad-parameter"));
+    assert.throws(
+      () => new WireReader(Buffer.from([0, 0, 0, 5, 1])).bytes(),
+      (e) => isJumpgateError(e, "bad-parameter"),
+    );
+    assert.throws(
+      () => new WireReader(str(Buffer.from([0x80]))).unsignedMpint(),
+      (e) => isJumpgateError(e, "bad-parameter"),
+    );
+    assert.throws(
+      () => new WireReader(str(Buffer.from([0xff, 0xfe]))).text(),
+      (e) => isJumpgateError(e, "bad-parameter"),
+    );
   });
 });
 
@@ -100,15 +109,31 @@ describe("key parsing rejects garbage", () => {
     sshPublicKeyBlob(generateEd25519().publicKey).copy(body, at);
     const swapped = `-----BEGIN OPENSSH PRIVATE KEY-----\n${body.toString("base64")}\n-----END OPENSSH PRIVATE KEY-----\n`;
     assert.throws(() => parseOpenSshPrivateKey(swapped), /do not match/);
-    for (const bad of ["", "ssh-ed25519", "ssh-ed25519 AAAA", "ssh-rsa AAAAB3NzaC1yc2E=", `ecdsa-sha2-nistp256 ${sshPublicKeyBlob(generateEd25519().publicKey).toString("base64")}`]) {
-      assert.throws(() => parseSshPublicKey(bad), (e) => isJumpgateError(e, "bad-parameter"), bad);
+    for (const bad of [
+      "",
+      "ssh-ed25519",
+      "ssh-ed25519 AAAA",
+      "ssh-rsa AAAAB3NzaC1yc2E=",
+      `ecdsa-sha2-nistp256 ${sshPublicKeyBlob(generateEd25519().publicKey).toString("base64")}`,
+    ]) {
+      assert.throws(
+        () => parseSshPublicKey(bad),
+        (e) => isJumpgateError(e, "bad-parameter"),
+        bad,
+      );
     }
-    assert.throws(() => privateKeyFromPem("nope"), (e) => isJumpgateError(e, "bad-parameter"));
+    assert.throws(
+      () => privateKeyFromPem("nope"),
+      (e) => isJumpgateError(e, "bad-parameter"),
+    );
   });
 
   it("rejects an ECDSA point that is not on the curve", () => {
     const blob = Buffer.concat([str("ecdsa-sha2-nistp256"), str("nistp256"), str(Buffer.concat([Buffer.from([4]), Buffer.alloc(64, 7)]))]);
-    assert.throws(() => parseSshPublicKey(blob), (e) => isJumpgateError(e, "bad-parameter"));
+    assert.throws(
+      () => parseSshPublicKey(blob),
+      (e) => isJumpgateError(e, "bad-parameter"),
+    );
   });
 
   it("fuzz: mutated public keys and private key files never crash", () => {

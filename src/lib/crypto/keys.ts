@@ -6,7 +6,7 @@
  */
 import crypto, { type KeyObject } from "node:crypto";
 import { badParameter } from "../../api/errors.ts";
-import { WireReader, str } from "./wire.ts";
+import { str, WireReader } from "./wire.ts";
 
 export interface KeyPair {
   publicKey: KeyObject;

@@ -10,17 +10,17 @@
 import crypto, { type KeyObject } from "node:crypto";
 import { badParameter } from "../../api/errors.ts";
 import {
-  SSH_ED25519,
   isSshKeyAlgorithm,
   parseSshPublicKeyBlob,
   rawPrivateKey,
   rawPublicKey,
   readPublicKeyFields,
+  SSH_ED25519,
   sshKeyAlgorithm,
   sshPublicKeyBlob,
   writePublicKeyFields,
 } from "./keys.ts";
-import { WireReader, mpint, padTo, str, u32 } from "./wire.ts";
+import { mpint, padTo, str, u32, WireReader } from "./wire.ts";
 
 const MAGIC = Buffer.from("openssh-key-v1\0", "latin1");
 const BEGIN = "-----BEGIN OPENSSH PRIVATE KEY-----";

@@ -126,8 +126,7 @@ export function eventCode(event: string, success?: boolean, action?: unknown): s
   if (!isEventName(event)) return undefined;
   const entry: EventCodeEntry = EVENT_CODES[event];
   const actions = entry.actions;
-  const variant =
-    typeof action === "string" && actions !== undefined && Object.hasOwn(actions, action) ? actions[action] : undefined;
+  const variant = typeof action === "string" && actions !== undefined && Object.hasOwn(actions, action) ? actions[action] : undefined;
   const codes = variant ?? entry;
   return success === false ? (codes.failure ?? codes.success) : codes.success;
 }

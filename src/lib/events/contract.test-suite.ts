@@ -114,10 +114,7 @@ export function auditLogContract(name: string, make: (clock: FakeClock) => Promi
       await log.emit({ event: "exec", user: "bob" });
       await log.emit({ event: "session.end", user: "bob" });
       const types = await log.search({ ...ALL, types: ["session.start", "session.end"] });
-      assert.deepEqual(types.events.map((e) => `${e.event}/${e.user}`).sort(), [
-        "session.end/bob",
-        "session.start/alice",
-      ]);
+      assert.deepEqual(types.events.map((e) => `${e.event}/${e.user}`).sort(), ["session.end/bob", "session.start/alice"]);
       const bob = await log.search({ ...ALL, user: "bob" });
       assert.deepEqual(bob.events.map((e) => e.event).sort(), ["exec", "session.end"]);
       const both = await log.search({ ...ALL, user: "alice", types: ["exec"] });

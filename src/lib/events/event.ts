@@ -51,16 +51,11 @@ function trimStrings(v: unknown): unknown {
  * Turns caller input into a complete, redacted, size-capped event: fills uid,
  * time and code (from the table for known names). Idempotent on its output.
  */
-export function prepareEvent(
-  input: AuditEventInput | AuditEvent,
-  clock: Clock,
-  defaults: { cluster?: string | undefined } = {},
-): AuditEvent {
+export function prepareEvent(input: AuditEventInput | AuditEvent, clock: Clock, defaults: { cluster?: string | undefined } = {}): AuditEvent {
   const name: unknown = input.event;
   if (typeof name !== "string" || name === "") throw badParameter("audit event: missing event name");
   const success = input.success;
-  if (success !== undefined && typeof success !== "boolean")
-    throw badParameter("audit event: success must be a boolean");
+  if (success !== undefined && typeof success !== "boolean") throw badParameter("audit event: success must be a boolean");
   const code = eventCode(name, success, input.action) ?? optionalString("code", input.code) ?? unknownCode(name);
   const uid = optionalString("uid", input.uid) ?? randomUUID();
   if (!UUID_RE.test(uid)) throw badParameter("audit event: uid must be a UUID");

@@ -40,10 +40,7 @@ export type {
   SearchResult,
 } from "./types.ts";
 
-export type AuditLogConfig =
-  | { type: "memory" }
-  | { type: "sqlite"; path: string }
-  | { type: "postgres"; connString: string; table?: string };
+export type AuditLogConfig = { type: "memory" } | { type: "sqlite"; path: string } | { type: "postgres"; connString: string; table?: string };
 
 export interface OpenAuditLogOptions {
   clock?: Clock;
@@ -103,10 +100,7 @@ export async function openAuditLog(config: AuditLogConfig, opts: OpenAuditLogOpt
  * `memory://`, and `jsonl://PATH` or `file://PATH` for export files. At most
  * one store; without one, SQLite under the data directory.
  */
-export function auditConfigFromUris(
-  uris: readonly string[],
-  dataDir: string,
-): { store: AuditLogConfig; jsonlPaths: string[] } {
+export function auditConfigFromUris(uris: readonly string[], dataDir: string): { store: AuditLogConfig; jsonlPaths: string[] } {
   let store: AuditLogConfig | undefined;
   const jsonlPaths: string[] = [];
   const setStore = (c: AuditLogConfig, uri: string) => {

@@ -1,4 +1,4 @@
-import { mkdir, type FileHandle, open } from "node:fs/promises";
+import { type FileHandle, mkdir, open } from "node:fs/promises";
 import { dirname } from "node:path";
 import { JumpgateError } from "../../api/errors.ts";
 import { serializeEvent } from "./event.ts";

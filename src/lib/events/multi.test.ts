@@ -4,9 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { FakeClock } from "../../api/clock.ts";
+import { auditLogContract } from "./contract.test-suite.ts";
 import { auditConfigFromUris, openAuditLog } from "./index.ts";
 import { JsonlSink } from "./jsonl.ts";
-import { auditLogContract } from "./contract.test-suite.ts";
 import { MemoryAuditLog } from "./memory.ts";
 import { MultiAuditLog } from "./multi.ts";
 import type { AuditEvent, AuditSink } from "./types.ts";
@@ -23,14 +23,8 @@ test("the JSON-lines file holds the same events as the primary, one per line", a
   try {
     const clock = new FakeClock();
     const path = join(dir, "export", "audit.jsonl");
-    const log = await openAuditLog(
-      { type: "sqlite", path: join(dir, "events.db") },
-      { clock, jsonlPaths: [path], cluster: "example" },
-    );
-    await Promise.all([
-      log.emit({ event: "user.login", user: "alice", password: "nope" }),
-      log.emit({ event: "session.start", user: "alice", sid: "s1" }),
-    ]);
+    const log = await openAuditLog({ type: "sqlite", path: join(dir, "events.db") }, { clock, jsonlPaths: [path], cluster: "example" });
+    await Promise.all([log.emit({ event: "user.login", user: "alice", password: "nope" }), log.emit({ event: "session.start", user: "alice", sid: "s1" })]);
     await log.close();
     const lines = (await readFile(path, "utf8")).trimEnd().split("\n");
     assert.equal(lines.length, 2);

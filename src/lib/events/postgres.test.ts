@@ -36,14 +36,10 @@ if (db === undefined) {
   });
 
   test("an unreachable server is a connection problem", async () => {
-    await assert.rejects(PostgresAuditLog.open({ connString: "postgres://postgres@127.0.0.1:1/none" }), (e) =>
-      isJumpgateError(e, "connection-problem"),
-    );
+    await assert.rejects(PostgresAuditLog.open({ connString: "postgres://postgres@127.0.0.1:1/none" }), (e) => isJumpgateError(e, "connection-problem"));
   });
 
   test("bad table names are refused", async () => {
-    await assert.rejects(PostgresAuditLog.open({ connString, table: "x; drop" }), (e) =>
-      isJumpgateError(e, "bad-parameter"),
-    );
+    await assert.rejects(PostgresAuditLog.open({ connString, table: "x; drop" }), (e) => isJumpgateError(e, "bad-parameter"));
   });
 }

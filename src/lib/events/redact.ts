@@ -7,27 +7,9 @@ import { createHash } from "node:crypto";
  * fingerprint so an operator can still tell which token was used.
  */
 
-const DROP_SEGMENTS = new Set([
-  "password",
-  "passwd",
-  "passphrase",
-  "secret",
-  "otp",
-  "totp",
-  "hotp",
-  "authorization",
-  "cookie",
-  "cookies",
-  "privkey",
-  "apikey",
-]);
+const DROP_SEGMENTS = new Set(["password", "passwd", "passphrase", "secret", "otp", "totp", "hotp", "authorization", "cookie", "cookies", "privkey", "apikey"]);
 
-const DROP_PATTERNS = [
-  /(^|_)private_?key($|_)/,
-  /(^|_)priv_key($|_)/,
-  /(^|_)api_key($|_)/,
-  /(^|_)recovery_codes?($|_)/,
-];
+const DROP_PATTERNS = [/(^|_)private_?key($|_)/, /(^|_)priv_key($|_)/, /(^|_)api_key($|_)/, /(^|_)recovery_codes?($|_)/];
 
 const TOKEN_PATTERNS = [/(^|_)tokens?$/, /^token_(name|value|id)$/];
 

@@ -74,9 +74,7 @@ export class SqliteAuditLog implements AuditStore {
     this.db.pragma("synchronous = FULL");
     this.db.pragma("busy_timeout = 5000");
     this.db.exec(SCHEMA);
-    this.insert = this.db.prepare(
-      "INSERT OR IGNORE INTO events (uid, time, event, code, username, data) VALUES (?, ?, ?, ?, ?, ?)",
-    );
+    this.insert = this.db.prepare("INSERT OR IGNORE INTO events (uid, time, event, code, username, data) VALUES (?, ?, ?, ?, ?, ?)");
     this.insertBatch = this.db.transaction((rows: readonly Row[]) => {
       for (const r of rows) this.insert.run(...r);
     });

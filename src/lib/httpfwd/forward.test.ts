@@ -106,7 +106,10 @@ describe("httpfwd: streaming with backpressure", () => {
     });
     const p = await proxy({ url: up.url });
     const counter = { produced: 0 };
-    const pending = request({ port: p.port, method: "POST", path: "/upload", headers: { "content-type": "application/octet-stream" } }, generated(total, counter));
+    const pending = request(
+      { port: p.port, method: "POST", path: "/upload", headers: { "content-type": "application/octet-stream" } },
+      generated(total, counter),
+    );
     await sleep(400);
     const inFlight = counter.produced;
     assert.ok(inFlight < 24 * MB, `the client could push ${inFlight} bytes while the upstream read nothing`);
@@ -174,17 +177,20 @@ describe("httpfwd: headers", () => {
     let seen: IncomingMessage | undefined;
     const up = await upstream((req, res) => {
       seen = req;
-      res.writeHead(200, [
-        ["Connection", "x-resp-hop, keep-alive"],
-        ["X-Resp-Hop", "1"],
-        ["Keep-Alive", "timeout=99"],
-        ["Proxy-Authenticate", "Basic"],
-        ["Trailer", "X-Sum"],
-        ["Set-Cookie", "a=1"],
-        ["Set-Cookie", "b=2"],
-        ["Server-Secret", "drop me"],
-        ["X-End", "kept"],
-      ].flat());
+      res.writeHead(
+        200,
+        [
+          ["Connection", "x-resp-hop, keep-alive"],
+          ["X-Resp-Hop", "1"],
+          ["Keep-Alive", "timeout=99"],
+          ["Proxy-Authenticate", "Basic"],
+          ["Trailer", "X-Sum"],
+          ["Set-Cookie", "a=1"],
+          ["Set-Cookie", "b=2"],
+          ["Server-Secret", "drop me"],
+          ["X-End", "kept"],
+        ].flat(),
+      );
       res.end("ok");
     });
     const p = await proxy(
@@ -245,7 +251,10 @@ describe("httpfwd: headers", () => {
       res.end();
     });
     const upHost = new URL(up.url).host;
-    const p = await proxy({ url: up.url }, { rewriteLocation: locationRewriter({ publicBase: "https://grafana.proxy.test:3080", hosts: [upHost, "localhost:3000"] }) });
+    const p = await proxy(
+      { url: up.url },
+      { rewriteLocation: locationRewriter({ publicBase: "https://grafana.proxy.test:3080", hosts: [upHost, "localhost:3000"] }) },
+    );
     const res = await request({ port: p.port, path: "/" });
     res.resume();
     assert.equal(res.headers.location, "https://grafana.proxy.test:3080/login?next=%2F");
@@ -395,32 +404,34 @@ describe("httpfwd: failures", () => {
 
 describe("httpfwd: dial functions and TLS", () => {
   /** A tunnel channel stand-in: a plain Duplex (no socket methods) over a TCP connection. */
-  const channelDial = (): UpstreamOptions["dial"] => async ({ host, port }) => {
-    const s = net.connect({ host: host === "app.internal" ? "127.0.0.1" : host, port });
-    await once(s, "connect");
-    const d = new Duplex({
-      read() {
-        s.resume();
-      },
-      write(chunk, _enc, cb) {
-        s.write(chunk, cb);
-      },
-      final(cb) {
-        s.end();
-        cb();
-      },
-      destroy(err, cb) {
-        s.destroy();
-        cb(err);
-      },
-    });
-    s.on("data", (c) => {
-      if (!d.push(c)) s.pause();
-    });
-    s.on("end", () => d.push(null));
-    s.on("error", (e) => d.destroy(e));
-    return d;
-  };
+  const channelDial =
+    (): UpstreamOptions["dial"] =>
+    async ({ host, port }) => {
+      const s = net.connect({ host: host === "app.internal" ? "127.0.0.1" : host, port });
+      await once(s, "connect");
+      const d = new Duplex({
+        read() {
+          s.resume();
+        },
+        write(chunk, _enc, cb) {
+          s.write(chunk, cb);
+        },
+        final(cb) {
+          s.end();
+          cb();
+        },
+        destroy(err, cb) {
+          s.destroy();
+          cb(err);
+        },
+      });
+      s.on("data", (c) => {
+        if (!d.push(c)) s.pause();
+      });
+      s.on("end", () => d.push(null));
+      s.on("error", (e) => d.destroy(e));
+      return d;
+    };
 
   test("requests go through a dial function's Duplex, connections reused", async () => {
     let connections = 0;

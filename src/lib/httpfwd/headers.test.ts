@@ -15,8 +15,30 @@ describe("HeaderList", () => {
 
   test("stripHopByHop removes the fixed list, Proxy-* and what Connection names", () => {
     const h = HeaderList.fromRaw([
-      "Connection", "close, X-Foo", "connection", "x-bar", "X-Foo", "1", "X-Bar", "2", "Keep-Alive", "t", "TE", "trailers",
-      "Trailer", "x", "Transfer-Encoding", "chunked", "Upgrade", "websocket", "Proxy-Authorization", "p", "Proxy-Connection", "k", "X-Keep", "y",
+      "Connection",
+      "close, X-Foo",
+      "connection",
+      "x-bar",
+      "X-Foo",
+      "1",
+      "X-Bar",
+      "2",
+      "Keep-Alive",
+      "t",
+      "TE",
+      "trailers",
+      "Trailer",
+      "x",
+      "Transfer-Encoding",
+      "chunked",
+      "Upgrade",
+      "websocket",
+      "Proxy-Authorization",
+      "p",
+      "Proxy-Connection",
+      "k",
+      "X-Keep",
+      "y",
     ]);
     stripHopByHop(h);
     assert.deepEqual(h.toRaw(), ["X-Keep", "y"]);

@@ -5,8 +5,8 @@
  */
 export { isUpstreamError, toUpstreamError, UpstreamError, type UpstreamErrorCode } from "./errors.ts";
 export { type ForwardOutcome, type ForwardRequestOptions, HttpForwarder, sendUpstreamError } from "./forward.ts";
-export { connectionTokens, HOP_BY_HOP, type HeaderEdits, HeaderList, type HeaderPair, isSafeHeaderValue, isValidHeaderName, stripHopByHop } from "./headers.ts";
+export { connectionTokens, type HeaderEdits, HeaderList, type HeaderPair, HOP_BY_HOP, isSafeHeaderValue, isValidHeaderName, stripHopByHop } from "./headers.ts";
 export { errorPage, sendErrorPage } from "./page.ts";
 export { type LocationRewriteOptions, locationRewriter } from "./redirect.ts";
 export { StreamSocket } from "./socket.ts";
-export { type DialFn, type UpstreamOptions, type UpstreamTls } from "./upstream.ts";
+export type { DialFn, UpstreamOptions, UpstreamTls } from "./upstream.ts";

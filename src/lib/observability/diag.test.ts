@@ -75,9 +75,7 @@ test("a failing or hanging readiness check answers 503 with the reason", async (
 
 test("bad addresses are refused, busy ports reject", async () => {
   const registry = createRegistry({ defaultMetrics: false });
-  await assert.rejects(startDiagServer({ addr: "nope", registry, isReady: () => true }), (e) =>
-    isJumpgateError(e, "bad-parameter"),
-  );
+  await assert.rejects(startDiagServer({ addr: "nope", registry, isReady: () => true }), (e) => isJumpgateError(e, "bad-parameter"));
   const a = await startDiagServer({ addr: "127.0.0.1:0", registry, isReady: () => true });
   await assert.rejects(startDiagServer({ addr: `127.0.0.1:${a.port}`, registry, isReady: () => true }), /EADDRINUSE/);
   await a.close();

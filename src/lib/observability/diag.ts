@@ -39,10 +39,7 @@ function send(res: ServerResponse, status: number, body: string, type = "applica
   res.end(res.req.method === "HEAD" ? undefined : body);
 }
 
-async function readiness(
-  isReady: DiagServerOptions["isReady"],
-  timeoutMs: number,
-): Promise<{ ok: boolean; reason?: string }> {
+async function readiness(isReady: DiagServerOptions["isReady"], timeoutMs: number): Promise<{ ok: boolean; reason?: string }> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<ReadyState>((resolve) => {
     timer = setTimeout(() => resolve({ ready: false, reason: "readiness check timed out" }), timeoutMs);

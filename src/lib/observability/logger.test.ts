@@ -58,17 +58,7 @@ test("secret-looking fields are redacted at any depth", () => {
     "login",
   );
   const line = out.lines.join("");
-  for (const s of [
-    "hunter2",
-    "123456",
-    "join-token-value",
-    "abc.def",
-    "session=xyz",
-    "s=1",
-    "BEGIN PRIVATE",
-    '"cs"',
-    '"s3"',
-  ]) {
+  for (const s of ["hunter2", "123456", "join-token-value", "abc.def", "session=xyz", "s=1", "BEGIN PRIVATE", '"cs"', '"s3"']) {
     assert.ok(!line.includes(s), `${s} leaked: ${line}`);
   }
   assert.match(line, /visible/);
@@ -85,25 +75,13 @@ test("the caller's object is not changed by redaction", () => {
 
 test("text format prints one readable line", () => {
   const out = capture();
-  createLogger({ component: "proxy", format: "text", destination: out }).info(
-    { addr: "1.2.3.4", password: "x" },
-    "listening",
-  );
+  createLogger({ component: "proxy", format: "text", destination: out }).info({ addr: "1.2.3.4", password: "x" }, "listening");
   assert.equal(out.lines.length, 1);
   assert.match(out.lines[0] ?? "", /^\S+ INFO {2}\[proxy\] listening addr="1\.2\.3\.4" password="\[REDACTED\]"\n$/);
 });
 
 test("isSecretKey", () => {
-  for (const k of [
-    "password",
-    "newPassword",
-    "join-token",
-    "X-Api-Key",
-    "private_key",
-    "Authorization",
-    "otp",
-    "client_secret",
-  ]) {
+  for (const k of ["password", "newPassword", "join-token", "X-Api-Key", "private_key", "Authorization", "otp", "client_secret"]) {
     assert.ok(isSecretKey(k), k);
   }
   for (const k of ["user", "footprint", "public_key", "login", "addr", "http_options"]) assert.ok(!isSecretKey(k), k);

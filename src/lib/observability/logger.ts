@@ -1,4 +1,4 @@
-import { pino, type DestinationStream, type Level, type Logger } from "pino";
+import { type DestinationStream, type Level, type Logger, pino } from "pino";
 import { CENSOR, censorSecrets, SECRET_KEYS } from "./secrets.ts";
 
 export type { Logger } from "pino";
@@ -67,9 +67,7 @@ export function childLogger(parent: Logger, component: string, bindings: Record<
   const root = roots.get(parent);
   if (root === undefined) return parent.child({ ...bindings, component });
   const rootKeys = new Set(Object.keys(root.bindings()));
-  const inherited = Object.fromEntries(
-    Object.entries(parent.bindings()).filter(([k]) => k !== "component" && !rootKeys.has(k)),
-  );
+  const inherited = Object.fromEntries(Object.entries(parent.bindings()).filter(([k]) => k !== "component" && !rootKeys.has(k)));
   const child = root.child({ ...inherited, ...bindings, component });
   child.level = parent.level;
   roots.set(child, root);
@@ -96,9 +94,7 @@ export function textDestination(out: DestinationStream | NodeJS.WritableStream):
         .toUpperCase()
         .padEnd(5);
       const comp = rec.component === undefined ? "" : ` [${String(rec.component)}]`;
-      out.write(
-        `${String(rec.time ?? "")} ${level}${comp} ${String(rec.msg ?? "")}${fields.length ? ` ${fields.join(" ")}` : ""}\n`,
-      );
+      out.write(`${String(rec.time ?? "")} ${level}${comp} ${String(rec.msg ?? "")}${fields.length ? ` ${fields.join(" ")}` : ""}\n`);
     },
   };
 }

@@ -61,10 +61,7 @@ export function gauge<L extends string = never>(registry: Registry, spec: Metric
 /** Default buckets suit request latencies in seconds, 5 ms to 30 s. */
 export const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
-export function histogram<L extends string = never>(
-  registry: Registry,
-  spec: MetricSpec<L> & { buckets?: number[] },
-): Histogram<L> {
+export function histogram<L extends string = never>(registry: Registry, spec: MetricSpec<L> & { buckets?: number[] }): Histogram<L> {
   const name = fullName(spec.name);
   return (
     (existing(registry, name, Histogram) as Histogram<L> | undefined) ??

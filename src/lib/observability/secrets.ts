@@ -74,8 +74,7 @@ export function censorSecrets(v: unknown, depth = 0): unknown {
   if (!isPlainObject(v)) return v;
   let out: Record<string, unknown> | undefined;
   for (const [k, x] of Object.entries(v)) {
-    const y =
-      isSecretKey(k) && x !== undefined && x !== null && typeof x !== "boolean" ? CENSOR : censorSecrets(x, depth + 1);
+    const y = isSecretKey(k) && x !== undefined && x !== null && typeof x !== "boolean" ? CENSOR : censorSecrets(x, depth + 1);
     if (y !== x) {
       out ??= { ...v };
       out[k] = y;

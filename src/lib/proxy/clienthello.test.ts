@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import net from "node:net";
-import tls from "node:tls";
 import { describe, test } from "node:test";
+import tls from "node:tls";
 import { parseClientHello } from "./clienthello.ts";
 
 /** The first bytes a real client sends to a listener that never answers (its ClientHello). */
@@ -52,7 +52,9 @@ describe("ClientHello SNI and ALPN", () => {
   });
 
   test("curl, as kubectl-like clients send it (SNI from the URL)", async () => {
-    const buf = await capture((port) => program("curl", ["-sk", "--max-time", "5", "--resolve", `kube.localhost:${port}:127.0.0.1`, `https://kube.localhost:${port}/`]));
+    const buf = await capture((port) =>
+      program("curl", ["-sk", "--max-time", "5", "--resolve", `kube.localhost:${port}:127.0.0.1`, `https://kube.localhost:${port}/`]),
+    );
     const r = parseClientHello(buf);
     assert.equal(r.kind, "ok");
     assert.equal(r.kind === "ok" && r.serverName, "kube.localhost");

@@ -7,10 +7,7 @@
  * §3, RFC 7301 §3.1).
  */
 
-export type ClientHelloParse =
-  | { kind: "need-more" }
-  | { kind: "ok"; serverName?: string; alpn: string[] }
-  | { kind: "invalid"; reason: string };
+export type ClientHelloParse = { kind: "need-more" } | { kind: "ok"; serverName?: string; alpn: string[] } | { kind: "invalid"; reason: string };
 
 /** The largest ClientHello we wait for (one full record plus change; real ones are < 2 KiB, post-quantum ~1.8 KiB). */
 export const MAX_CLIENT_HELLO_BYTES = 32 * 1024;

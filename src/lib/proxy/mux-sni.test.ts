@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
 import type net from "node:net";
-import tls from "node:tls";
 import { after, before, test } from "node:test";
+import tls from "node:tls";
 import { type ConnInfo, Multiplexer, type RouteTls } from "./mux.ts";
 import { testLog, testTls } from "./proxy.test-helpers.ts";
 

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import http from "node:http";
 import net from "node:net";
-import tls from "node:tls";
 import { after, before, test } from "node:test";
+import tls from "node:tls";
 import { addressMatcher, type ConnInfo, Multiplexer } from "./mux.ts";
 import { testLog, testTls } from "./proxy.test-helpers.ts";
 import { encodeV1, encodeV2, V2_SIGNATURE } from "./proxyprotocol/index.ts";

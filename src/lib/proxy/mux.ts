@@ -2,8 +2,8 @@ import net from "node:net";
 import tls from "node:tls";
 import type { Logger } from "pino";
 import { looksLikePgPreStartup } from "../../api/dbwire.ts";
-import { parseClientHello } from "./clienthello.ts";
 import { isJumpgateError } from "../../api/errors.ts";
+import { parseClientHello } from "./clienthello.ts";
 import { type Endpoint, parseProxyHeader } from "./proxyprotocol/index.ts";
 
 /**

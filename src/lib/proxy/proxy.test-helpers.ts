@@ -4,7 +4,7 @@
  */
 import type { KeyObject } from "node:crypto";
 import net from "node:net";
-import { pino, type Logger } from "pino";
+import { type Logger, pino } from "pino";
 import { type Clock, systemClock } from "../../api/clock.ts";
 import {
   createCa,

@@ -2,8 +2,8 @@ import http from "node:http";
 import net from "node:net";
 import type { Duplex } from "node:stream";
 import type { Logger } from "pino";
-import type { AuthClient } from "../../api/authclient.ts";
 import { APP_ALPN, TCP_APP_ALPN } from "../../api/appwire.ts";
+import type { AuthClient } from "../../api/authclient.ts";
 import { ALPN } from "../../api/constants.ts";
 import { KUBE_ALPN, kubeSni } from "../../api/kubewire.ts";
 import { Multiplexer, type RouteTls } from "./mux.ts";
@@ -76,10 +76,7 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyService> {
     ...(opts.sshProxy ? { sshProxy: opts.sshProxy } : {}),
     ...(opts.webIdleTimeoutMs === undefined ? {} : { idleTimeoutMs: opts.webIdleTimeoutMs }),
   });
-  const web = http.createServer(
-    { requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000, maxHeaderSize: 16 * 1024 },
-    webServer.handle,
-  );
+  const web = http.createServer({ requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000, maxHeaderSize: 16 * 1024 }, webServer.handle);
   web.on("clientError", (_e, s) => s.destroy());
   web.on("upgrade", webServer.upgrade);
   const { appProxy } = opts;
@@ -131,9 +128,14 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyService> {
   if (kubeProxy) {
     const name = kubeSni(opts.publicAddr).toLowerCase();
     // kubectl offers h2 and http/1.1: the route serves HTTP/1.1 only (the Kubernetes Service speaks it, upgrades included).
-    mux.handleClientCertSni((n) => n.toLowerCase() === name, [ALPN.http1, KUBE_ALPN], (s, info) => kubeProxy.handle(s, info), {
-      tls: () => kubeProxy.serverTls(),
-    });
+    mux.handleClientCertSni(
+      (n) => n.toLowerCase() === name,
+      [ALPN.http1, KUBE_ALPN],
+      (s, info) => kubeProxy.handle(s, info),
+      {
+        tls: () => kubeProxy.serverTls(),
+      },
+    );
   }
   const addr = await mux.listen(opts.host, opts.port);
   return {

@@ -11,14 +11,7 @@ import type { Duplex } from "node:stream";
 import ssh2, { type ParsedKey } from "ssh2";
 import type { Clock } from "../../api/clock.ts";
 import { badParameter, isJumpgateError } from "../../api/errors.ts";
-import {
-  type SshCertType,
-  type SshCertificate,
-  parseCertificate,
-  verifyCertificate,
-  verifySshSignature,
-  writeOpenSshPrivateKey,
-} from "../crypto/index.ts";
+import { parseCertificate, type SshCertificate, type SshCertType, verifyCertificate, verifySshSignature, writeOpenSshPrivateKey } from "../crypto/index.ts";
 import { CHANNEL_OPTIONS, certificateKey } from "../ssh/index.ts";
 
 /**

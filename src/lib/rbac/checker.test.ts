@@ -62,20 +62,46 @@ const noProd = role("no-prod", { deny: { node_labels: { env: "prod" } } });
 const noRoot = role("no-root", { deny: { logins: ["root"] } });
 const rootOnDb = role("root-on-db", { allow: { logins: ["root"], node_labels: { team: "db" } } });
 const dba = role("dba", { allow: { db_labels: { engine: "^(postgres|mysql)$" }, db_users: ["{{internal.db_users}}", "reader"], db_names: ["*"] } });
-const kube = role("kube", { allow: { kubernetes_labels: { env: "dev" }, kubernetes_groups: ["{{internal.kubernetes_groups}}", "viewers"], kubernetes_users: ["{{external.k8s_user}}"] } });
+const kube = role("kube", {
+  allow: { kubernetes_labels: { env: "dev" }, kubernetes_groups: ["{{internal.kubernetes_groups}}", "viewers"], kubernetes_users: ["{{external.k8s_user}}"] },
+});
 const alice: Traits = { logins: ["alice", "bad login"], db_users: ["alice_rw"], kubernetes_groups: ["devs"], k8s_user: ["alice@corp"] };
 
 const ROWS: Row[] = [
   // logins
-  { name: "logins: traits expanded, sorted, invalid trait values dropped", roles: [dev], traits: alice, request: { op: "logins" }, expect: ["alice", "ubuntu"] },
+  {
+    name: "logins: traits expanded, sorted, invalid trait values dropped",
+    roles: [dev],
+    traits: alice,
+    request: { op: "logins" },
+    expect: ["alice", "ubuntu"],
+  },
   { name: "logins: union across roles minus denied", roles: [dev, rootOnDb, noRoot], traits: alice, request: { op: "logins" }, expect: ["alice", "ubuntu"] },
-  { name: "logins: deny removes a templated login", roles: [dev, role("no-alice", { deny: { logins: ["{{internal.logins}}"] } })], traits: alice, request: { op: "logins" }, expect: ["ubuntu"] },
+  {
+    name: "logins: deny removes a templated login",
+    roles: [dev, role("no-alice", { deny: { logins: ["{{internal.logins}}"] } })],
+    traits: alice,
+    request: { op: "logins" },
+    expect: ["ubuntu"],
+  },
   { name: "logins: missing trait gives only literals", roles: [dev], traits: {}, request: { op: "logins" }, expect: ["ubuntu"] },
   { name: "logins: no roles, no logins", roles: [], request: { op: "logins" }, expect: [] },
   // nodes
-  { name: "node: allowed login on matching labels", roles: [dev], traits: alice, request: { op: "node", labels: { env: "dev" }, login: "alice" }, expect: true },
+  {
+    name: "node: allowed login on matching labels",
+    roles: [dev],
+    traits: alice,
+    request: { op: "node", labels: { env: "dev" }, login: "alice" },
+    expect: true,
+  },
   { name: "node: no roles", roles: [], request: { op: "node", labels: { env: "dev" }, login: "alice" }, expect: "no roles assigned" },
-  { name: "node: login not allowed", roles: [dev], traits: alice, request: { op: "node", labels: { env: "dev" }, login: "root" }, expect: 'no role allows login "root"' },
+  {
+    name: "node: login not allowed",
+    roles: [dev],
+    traits: alice,
+    request: { op: "node", labels: { env: "dev" }, login: "root" },
+    expect: 'no role allows login "root"',
+  },
   {
     name: "node: labels not matched",
     roles: [dev],
@@ -90,13 +116,44 @@ const ROWS: Row[] = [
     request: { op: "node", labels: { env: "dev" }, login: "root" },
     expect: 'no single role allows login "root" on this node (env=dev)',
   },
-  { name: "node: deny by label beats allow everywhere", roles: [everywhere, noProd], request: { op: "node", labels: { env: "prod" }, login: "ubuntu" }, expect: 'denied by role "no-prod": its deny node_labels match this node' },
-  { name: "node: deny by label leaves other nodes", roles: [everywhere, noProd], request: { op: "node", labels: { env: "dev" }, login: "ubuntu" }, expect: true },
-  { name: "node: deny login beats allow", roles: [rootOnDb, noRoot], request: { op: "node", labels: { team: "db" }, login: "root" }, expect: 'denied by role "no-root": login "root" is denied' },
-  { name: "node: deny is greedy ('*': '*' denies every node)", roles: [everywhere, role("lockdown", { deny: { node_labels: { "*": "*" } } })], request: { op: "node", labels: {}, login: "ubuntu" }, expect: 'denied by role "lockdown": its deny node_labels match this node' },
+  {
+    name: "node: deny by label beats allow everywhere",
+    roles: [everywhere, noProd],
+    request: { op: "node", labels: { env: "prod" }, login: "ubuntu" },
+    expect: 'denied by role "no-prod": its deny node_labels match this node',
+  },
+  {
+    name: "node: deny by label leaves other nodes",
+    roles: [everywhere, noProd],
+    request: { op: "node", labels: { env: "dev" }, login: "ubuntu" },
+    expect: true,
+  },
+  {
+    name: "node: deny login beats allow",
+    roles: [rootOnDb, noRoot],
+    request: { op: "node", labels: { team: "db" }, login: "root" },
+    expect: 'denied by role "no-root": login "root" is denied',
+  },
+  {
+    name: "node: deny is greedy ('*': '*' denies every node)",
+    roles: [everywhere, role("lockdown", { deny: { node_labels: { "*": "*" } } })],
+    request: { op: "node", labels: {}, login: "ubuntu" },
+    expect: 'denied by role "lockdown": its deny node_labels match this node',
+  },
   { name: "node: '*': '*' allows a node without labels", roles: [everywhere], request: { op: "node", labels: {}, login: "ubuntu" }, expect: true },
-  { name: "node: regex label", roles: [role("r", { allow: { logins: ["a"], node_labels: { host: "^web-[0-9]+$" } } })], request: { op: "node", labels: { host: "web-12" }, login: "a" }, expect: true },
-  { name: "node: templated label value from a trait", roles: [role("t", { allow: { logins: ["a"], node_labels: { team: "{{external.team}}" } } })], traits: { team: ["db"] }, request: { op: "node", labels: { team: "db" }, login: "a" }, expect: true },
+  {
+    name: "node: regex label",
+    roles: [role("r", { allow: { logins: ["a"], node_labels: { host: "^web-[0-9]+$" } } })],
+    request: { op: "node", labels: { host: "web-12" }, login: "a" },
+    expect: true,
+  },
+  {
+    name: "node: templated label value from a trait",
+    roles: [role("t", { allow: { logins: ["a"], node_labels: { team: "{{external.team}}" } } })],
+    traits: { team: ["db"] },
+    request: { op: "node", labels: { team: "db" }, login: "a" },
+    expect: true,
+  },
   {
     name: "node: a trait value of * is literal, not a wildcard",
     roles: [role("t", { allow: { logins: ["a"], node_labels: { team: "{{external.team}}" } } })],
@@ -118,7 +175,12 @@ const ROWS: Row[] = [
     expect: 'denied by role "no-weird": its deny node_labels could not be evaluated (value of "motd" too long for a regular expression)',
   },
   // ttl and permissions
-  { name: "ttl: minimum across roles", roles: [role("a", { options: { max_session_ttl: "8h" } }), role("b", { options: { max_session_ttl: "30h" } })], request: { op: "ttl" }, expect: 8 * H },
+  {
+    name: "ttl: minimum across roles",
+    roles: [role("a", { options: { max_session_ttl: "8h" } }), role("b", { options: { max_session_ttl: "30h" } })],
+    request: { op: "ttl" },
+    expect: 8 * H,
+  },
   { name: "ttl: default 12h", roles: [role("a")], request: { op: "ttl" }, expect: 12 * H },
   { name: "ttl: no roles → 0", roles: [], request: { op: "ttl" }, expect: 0 },
   {
@@ -133,24 +195,106 @@ const ROWS: Row[] = [
     request: { op: "perms" },
     expect: { permitPty: true, permitPortForwarding: false, permitAgentForwarding: true, permitX11Forwarding: true },
   },
-  { name: "perms: no roles, nothing", roles: [], request: { op: "perms" }, expect: { permitPty: false, permitPortForwarding: false, permitAgentForwarding: false, permitX11Forwarding: false } },
+  {
+    name: "perms: no roles, nothing",
+    roles: [],
+    request: { op: "perms" },
+    expect: { permitPty: false, permitPortForwarding: false, permitAgentForwarding: false, permitX11Forwarding: false },
+  },
   // databases
-  { name: "db: user from traits on a matching engine", roles: [dba], traits: alice, request: { op: "db", labels: { engine: "postgres" }, user: "alice_rw", name: "orders" }, expect: true },
-  { name: "db: unknown user", roles: [dba], traits: alice, request: { op: "db", labels: { engine: "postgres" }, user: "postgres", name: "orders" }, expect: 'no role allows database user "postgres"' },
-  { name: "db: labels not matched", roles: [dba], traits: alice, request: { op: "db", labels: { engine: "mongodb" }, user: "reader" }, expect: "no role's db_labels match this database (engine=mongodb)" },
-  { name: "db: deny db_users * beats allow", roles: [dba, role("ro", { deny: { db_users: ["*"] } })], traits: alice, request: { op: "db", labels: { engine: "mysql" }, user: "reader" }, expect: 'denied by role "ro": database user "reader" is denied' },
-  { name: "db: deny a database name", roles: [dba, role("no-billing", { deny: { db_names: ["billing"] } })], request: { op: "db", labels: { engine: "mysql" }, user: "reader", name: "billing" }, expect: 'denied by role "no-billing": database name "billing" is denied' },
-  { name: "db: name not allowed", roles: [role("one", { allow: { db_labels: { "*": "*" }, db_users: ["r"], db_names: ["app"] } })], request: { op: "db", labels: {}, user: "r", name: "other" }, expect: 'no role allows database name "other"' },
+  {
+    name: "db: user from traits on a matching engine",
+    roles: [dba],
+    traits: alice,
+    request: { op: "db", labels: { engine: "postgres" }, user: "alice_rw", name: "orders" },
+    expect: true,
+  },
+  {
+    name: "db: unknown user",
+    roles: [dba],
+    traits: alice,
+    request: { op: "db", labels: { engine: "postgres" }, user: "postgres", name: "orders" },
+    expect: 'no role allows database user "postgres"',
+  },
+  {
+    name: "db: labels not matched",
+    roles: [dba],
+    traits: alice,
+    request: { op: "db", labels: { engine: "mongodb" }, user: "reader" },
+    expect: "no role's db_labels match this database (engine=mongodb)",
+  },
+  {
+    name: "db: deny db_users * beats allow",
+    roles: [dba, role("ro", { deny: { db_users: ["*"] } })],
+    traits: alice,
+    request: { op: "db", labels: { engine: "mysql" }, user: "reader" },
+    expect: 'denied by role "ro": database user "reader" is denied',
+  },
+  {
+    name: "db: deny a database name",
+    roles: [dba, role("no-billing", { deny: { db_names: ["billing"] } })],
+    request: { op: "db", labels: { engine: "mysql" }, user: "reader", name: "billing" },
+    expect: 'denied by role "no-billing": database name "billing" is denied',
+  },
+  {
+    name: "db: name not allowed",
+    roles: [role("one", { allow: { db_labels: { "*": "*" }, db_users: ["r"], db_names: ["app"] } })],
+    request: { op: "db", labels: {}, user: "r", name: "other" },
+    expect: 'no role allows database name "other"',
+  },
   // apps and desktops
-  { name: "app: allowed by labels", roles: [role("apps", { allow: { app_labels: { env: "dev" } } })], request: { op: "app", labels: { env: "dev" } }, expect: true },
-  { name: "app: denied by labels", roles: [role("apps", { allow: { app_labels: { "*": "*" } }, deny: { app_labels: { sensitive: "true" } } })], request: { op: "app", labels: { sensitive: "true" } }, expect: 'denied by role "apps": its deny app_labels match this app' },
-  { name: "app: role without app_labels grants no app", roles: [dev], request: { op: "app", labels: { env: "dev" } }, expect: "no role's app_labels match this app (env=dev)" },
-  { name: "desktop: Windows login", roles: [role("win", { allow: { windows_desktop_labels: { "*": "*" }, windows_desktop_logins: ["Administrator"] } })], request: { op: "desktop", labels: {}, login: "Administrator" }, expect: true },
+  {
+    name: "app: allowed by labels",
+    roles: [role("apps", { allow: { app_labels: { env: "dev" } } })],
+    request: { op: "app", labels: { env: "dev" } },
+    expect: true,
+  },
+  {
+    name: "app: denied by labels",
+    roles: [role("apps", { allow: { app_labels: { "*": "*" } }, deny: { app_labels: { sensitive: "true" } } })],
+    request: { op: "app", labels: { sensitive: "true" } },
+    expect: 'denied by role "apps": its deny app_labels match this app',
+  },
+  {
+    name: "app: role without app_labels grants no app",
+    roles: [dev],
+    request: { op: "app", labels: { env: "dev" } },
+    expect: "no role's app_labels match this app (env=dev)",
+  },
+  {
+    name: "desktop: Windows login",
+    roles: [role("win", { allow: { windows_desktop_labels: { "*": "*" }, windows_desktop_logins: ["Administrator"] } })],
+    request: { op: "desktop", labels: {}, login: "Administrator" },
+    expect: true,
+  },
   // kubernetes
-  { name: "kube: groups and users from traits", roles: [kube], traits: alice, request: { op: "kube", labels: { env: "dev" } }, expect: { groups: ["devs", "viewers"], users: ["alice@corp"] } },
-  { name: "kube: deny groups are removed", roles: [kube, role("no-viewers", { deny: { kubernetes_groups: ["viewers"] } })], traits: alice, request: { op: "kube", labels: { env: "dev" } }, expect: { groups: ["devs"], users: ["alice@corp"] } },
-  { name: "kube: no groups or users left", roles: [role("k", { allow: { kubernetes_labels: { "*": "*" } } })], request: { op: "kube", labels: {} }, expect: "no kubernetes_groups or kubernetes_users are allowed for this Kubernetes cluster" },
-  { name: "kube: labels not matched", roles: [kube], traits: alice, request: { op: "kube", labels: { env: "prod" } }, expect: "no role's kubernetes_labels match this Kubernetes cluster (env=prod)" },
+  {
+    name: "kube: groups and users from traits",
+    roles: [kube],
+    traits: alice,
+    request: { op: "kube", labels: { env: "dev" } },
+    expect: { groups: ["devs", "viewers"], users: ["alice@corp"] },
+  },
+  {
+    name: "kube: deny groups are removed",
+    roles: [kube, role("no-viewers", { deny: { kubernetes_groups: ["viewers"] } })],
+    traits: alice,
+    request: { op: "kube", labels: { env: "dev" } },
+    expect: { groups: ["devs"], users: ["alice@corp"] },
+  },
+  {
+    name: "kube: no groups or users left",
+    roles: [role("k", { allow: { kubernetes_labels: { "*": "*" } } })],
+    request: { op: "kube", labels: {} },
+    expect: "no kubernetes_groups or kubernetes_users are allowed for this Kubernetes cluster",
+  },
+  {
+    name: "kube: labels not matched",
+    roles: [kube],
+    traits: alice,
+    request: { op: "kube", labels: { env: "prod" } },
+    expect: "no role's kubernetes_labels match this Kubernetes cluster (env=prod)",
+  },
   {
     name: "kube resource: allowed by v7 default (everything)",
     roles: [kube],
@@ -160,9 +304,17 @@ const ROWS: Row[] = [
   },
   {
     name: "kube resource: outside the allowed namespaces",
-    roles: [role("pods", { allow: { kubernetes_labels: { "*": "*" }, kubernetes_groups: ["g"], kubernetes_resources: [{ kind: "pod", namespace: "dev-*", name: "*", verbs: ["get"] }] } })],
+    roles: [
+      role("pods", {
+        allow: {
+          kubernetes_labels: { "*": "*" },
+          kubernetes_groups: ["g"],
+          kubernetes_resources: [{ kind: "pod", namespace: "dev-*", name: "*", verbs: ["get"] }],
+        },
+      }),
+    ],
     request: { op: "kubeResource", labels: {}, resource: { kind: "pod", namespace: "prod", name: "api", verb: "get" } },
-    expect: 'no role allows get on pod prod/api',
+    expect: "no role allows get on pod prod/api",
   },
   {
     name: "kube resource: deny beats allow",
@@ -172,7 +324,12 @@ const ROWS: Row[] = [
     expect: 'denied by role "no-secrets": get on secret default/db is denied',
   },
   // session joining
-  { name: "join: observer of dev sessions", roles: [role("j", { allow: { join_sessions: [{ name: "watch dev", roles: ["dev*"], kinds: ["ssh"], modes: ["observer"] }] } })], request: { op: "join", kind: "ssh", hostRoles: ["developer"], mode: "observer" }, expect: true },
+  {
+    name: "join: observer of dev sessions",
+    roles: [role("j", { allow: { join_sessions: [{ name: "watch dev", roles: ["dev*"], kinds: ["ssh"], modes: ["observer"] }] } })],
+    request: { op: "join", kind: "ssh", hostRoles: ["developer"], mode: "observer" },
+    expect: true,
+  },
   {
     name: "join: mode not allowed",
     roles: [role("j", { allow: { join_sessions: [{ name: "watch dev", roles: ["dev*"], kinds: ["ssh"], modes: ["observer"] }] } })],
@@ -181,7 +338,12 @@ const ROWS: Row[] = [
   },
   {
     name: "join: deny policy wins",
-    roles: [role("j", { allow: { join_sessions: [{ name: "all", roles: ["*"], kinds: ["*"], modes: ["peer"] }] }, deny: { join_sessions: [{ name: "not admins", roles: ["admin"], kinds: ["*"], modes: ["peer"] }] } })],
+    roles: [
+      role("j", {
+        allow: { join_sessions: [{ name: "all", roles: ["*"], kinds: ["*"], modes: ["peer"] }] },
+        deny: { join_sessions: [{ name: "not admins", roles: ["admin"], kinds: ["*"], modes: ["peer"] }] },
+      }),
+    ],
     request: { op: "join", kind: "k8s", hostRoles: ["admin"], mode: "peer" },
     expect: 'denied by role "j" (join policy "not admins")',
   },

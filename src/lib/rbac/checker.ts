@@ -165,9 +165,7 @@ export class AccessChecker {
   }
 
   checkDesktopAccess(desktop: { labels: Labels }, login: string): Decision {
-    return this.check("desktop", "desktopLabels", desktop.labels, [
-      inSet(`Windows login ${JSON.stringify(login)}`, login, (c) => c.windowsLogins),
-    ]);
+    return this.check("desktop", "desktopLabels", desktop.labels, [inSet(`Windows login ${JSON.stringify(login)}`, login, (c) => c.windowsLogins)]);
   }
 
   /** Access to a Kubernetes cluster, with the groups and users to impersonate there. */

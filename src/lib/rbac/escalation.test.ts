@@ -60,7 +60,8 @@ const ROWS: Row[] = [
     name: "actor grants a rule he does not have → refused",
     roles: [editorLike],
     request: { role: caWriter, verb: "create" },
-    expect: 'role "ca-writer" allow rule #1 {resources: [cert_authority], verbs: [update]} would grant "update" on "cert_authority", which you are not allowed yourself',
+    expect:
+      'role "ca-writer" allow rule #1 {resources: [cert_authority], verbs: [update]} would grant "update" on "cert_authority", which you are not allowed yourself',
   },
   { name: "actor grants a subset of his rules → allowed", roles: [editorLike], request: { role: nodeReader, verb: "create" }, expect: true },
   {
@@ -99,24 +100,53 @@ const ROWS: Row[] = [
   { name: "* minus a deny may grant * with the same deny", roles: [adminButCa], request: { role: godButCa, verb: "create" }, expect: true },
   {
     name: "a conditional allow of the actor grants nothing to give away",
-    roles: [role("w", { allow: { rules: [{ resources: ["role"], verbs: ["create"] }, { resources: ["event"], verbs: ["read"], where: 'contains(user.spec.roles, "y")' }] } })],
+    roles: [
+      role("w", {
+        allow: {
+          rules: [
+            { resources: ["role"], verbs: ["create"] },
+            { resources: ["event"], verbs: ["read"], where: 'contains(user.spec.roles, "y")' },
+          ],
+        },
+      }),
+    ],
     request: { role: conditionalRole, verb: "create" },
-    expect: 'role "cond" allow rule #1 {resources: [event], verbs: [read], where: contains(user.spec.roles, "x")} would grant "read" on "event", which you are not allowed yourself',
+    expect:
+      'role "cond" allow rule #1 {resources: [event], verbs: [read], where: contains(user.spec.roles, "x")} would grant "read" on "event", which you are not allowed yourself',
   },
   {
     name: "the same where clause may be passed on",
-    roles: [role("w", { allow: { rules: [{ resources: ["role"], verbs: ["create"] }, { resources: ["event"], verbs: ["read"], where: 'contains(user.spec.roles,   "x")' }] } })],
+    roles: [
+      role("w", {
+        allow: {
+          rules: [
+            { resources: ["role"], verbs: ["create"] },
+            { resources: ["event"], verbs: ["read"], where: 'contains(user.spec.roles,   "x")' },
+          ],
+        },
+      }),
+    ],
     request: { role: conditionalRole, verb: "create" },
     expect: true,
   },
   {
     name: "a conditional deny of the actor counts as a deny",
-    roles: [role("w", { allow: { rules: [{ resources: ["*"], verbs: ["*"] }] }, deny: { rules: [{ resources: ["node"], verbs: ["delete"], where: 'equals(resource.metadata.name, "x")' }] } })],
+    roles: [
+      role("w", {
+        allow: { rules: [{ resources: ["*"], verbs: ["*"] }] },
+        deny: { rules: [{ resources: ["node"], verbs: ["delete"], where: 'equals(resource.metadata.name, "x")' }] },
+      }),
+    ],
     request: { role: role("nd", { allow: { rules: [{ resources: ["node"], verbs: ["delete"] }] } }), verb: "create" },
     expect: 'role "nd" allow rule #1 {resources: [node], verbs: [delete]} would grant "delete" on "node", which you are not allowed yourself',
   },
-  { name: "a role without rules grants no rules", roles: [roleCreatorOnly], request: { role: role("logins-only", { allow: { logins: ["ubuntu"] } }), verb: "create" }, expect: true },
-  { name: "no roles: nothing", roles: [], request: { role: nodeReader }, expect: 'you may not create or update roles (no roles assigned)' },
+  {
+    name: "a role without rules grants no rules",
+    roles: [roleCreatorOnly],
+    request: { role: role("logins-only", { allow: { logins: ["ubuntu"] } }), verb: "create" },
+    expect: true,
+  },
+  { name: "no roles: nothing", roles: [], request: { role: nodeReader }, expect: "you may not create or update roles (no roles assigned)" },
 ];
 
 describe("checkCanGrant (escalation attempts)", () => {

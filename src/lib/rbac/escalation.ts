@@ -39,11 +39,7 @@ export function checkCanGrant(actor: AccessChecker, target: GrantTarget, ctx: Ru
   if (!rights.some((d) => d.allowed)) {
     const first = rights[0];
     const why = first !== undefined && !first.allowed ? ` (${first.reason})` : "";
-    return deny(
-      writing
-        ? `you may not ${verbs.join(" or ")} roles${why}`
-        : `assigning roles needs permission to ${verbs.join(" or ")} users${why}`,
-    );
+    return deny(writing ? `you may not ${verbs.join(" or ")} roles${why}` : `assigning roles needs permission to ${verbs.join(" or ")} users${why}`);
   }
   for (const role of roles) {
     const excess = firstExcessGrant(actor, role);

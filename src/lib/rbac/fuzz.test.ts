@@ -12,7 +12,38 @@ function rng(seed: number) {
   };
 }
 
-const PIECES = ["{{", "}}", "(", ")", "[", "]", '"', ",", ".", "internal", "external", "logins", "email.local", "regexp.replace", "&&", "||", "!", "contains", "equals", "user", "spec", "*", "^", "$", "+", "|", "\\", " ", "a", "1"];
+const PIECES = [
+  "{{",
+  "}}",
+  "(",
+  ")",
+  "[",
+  "]",
+  '"',
+  ",",
+  ".",
+  "internal",
+  "external",
+  "logins",
+  "email.local",
+  "regexp.replace",
+  "&&",
+  "||",
+  "!",
+  "contains",
+  "equals",
+  "user",
+  "spec",
+  "*",
+  "^",
+  "$",
+  "+",
+  "|",
+  "\\",
+  " ",
+  "a",
+  "1",
+];
 
 function randomText(next: () => number): string {
   let s = "";

@@ -16,6 +16,6 @@ export {
 } from "./labels.ts";
 export { presetRoles } from "./presets.ts";
 export { coversResource, coversVerb, ruleCovers, VERBS } from "./rules.ts";
-export { type Expansion, expandTemplate, expandValues, INTERNAL_TRAITS, isTemplate, parseTemplate, type ParsedValue } from "./templates.ts";
+export { type Expansion, expandTemplate, expandValues, INTERNAL_TRAITS, isTemplate, type ParsedValue, parseTemplate } from "./templates.ts";
 export { validateRole } from "./validate.ts";
-export { checkWhere, evaluateWhere, parseWhere, type ParsedWhere, type RuleContext, WHERE_ROOTS } from "./where.ts";
+export { checkWhere, evaluateWhere, type ParsedWhere, parseWhere, type RuleContext, WHERE_ROOTS } from "./where.ts";

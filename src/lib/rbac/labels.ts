@@ -139,7 +139,10 @@ export function evaluateSelector(selector: CompiledSelector, labels: Labels): Se
     }
     if (matched) continue;
     if (error !== undefined) {
-      const why = error.kind === "invalid" ? `invalid pattern ${JSON.stringify(error.source)}: ${error.problem}` : `value of ${JSON.stringify(key)} too long for a regular expression`;
+      const why =
+        error.kind === "invalid"
+          ? `invalid pattern ${JSON.stringify(error.source)}: ${error.problem}`
+          : `value of ${JSON.stringify(key)} too long for a regular expression`;
       return { outcome: "error", reason: why };
     }
     return { outcome: "no-match", reason: `label ${key}=${JSON.stringify(value)} not matched` };

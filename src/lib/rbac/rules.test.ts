@@ -40,17 +40,27 @@ const ROWS: Row[] = [
     request: { resource: "role", verb: "update" },
     expect: true,
   },
-  { name: "where true allows", roles: [ownSessions], request: { resource: "session", verb: "read", ctx: { user: alice, session: { participants: ["alice"] } } }, expect: true },
+  {
+    name: "where true allows",
+    roles: [ownSessions],
+    request: { resource: "session", verb: "read", ctx: { user: alice, session: { participants: ["alice"] } } },
+    expect: true,
+  },
   {
     name: "where false does not allow",
     roles: [ownSessions],
     request: { resource: "session", verb: "read", ctx: { user: alice, session: { participants: ["bob"] } } },
     expect: 'no role allows "read" on "session"',
   },
-  { name: "where without context does not allow", roles: [ownSessions], request: { resource: "session", verb: "read" }, expect: 'no role allows "read" on "session"' },
+  {
+    name: "where without context does not allow",
+    roles: [ownSessions],
+    request: { resource: "session", verb: "read" },
+    expect: 'no role allows "read" on "session"',
+  },
   {
     name: "unparsable where never allows",
-    roles: [role("broken", { allow: { rules: [{ resources: ["node"], verbs: ["read"], where: "contains(user.spec.roles" } ] } })],
+    roles: [role("broken", { allow: { rules: [{ resources: ["node"], verbs: ["read"], where: "contains(user.spec.roles" }] } })],
     request: { resource: "node", verb: "read", ctx: { user: alice } },
     expect: 'no role allows "read" on "node"',
   },
@@ -62,25 +72,40 @@ const ROWS: Row[] = [
   },
   {
     name: "deny where false lets allow through",
-    roles: [admin, role("not-prod", { deny: { rules: [{ resources: ["node"], verbs: ["delete"], where: 'equals(resource.metadata.labels["env"], "prod")' }] } })],
+    roles: [
+      admin,
+      role("not-prod", { deny: { rules: [{ resources: ["node"], verbs: ["delete"], where: 'equals(resource.metadata.labels["env"], "prod")' }] } }),
+    ],
     request: { resource: "node", verb: "delete", ctx: { resource: { metadata: { labels: { env: "dev" } } } } },
     expect: true,
   },
   {
     name: "deny where true denies",
-    roles: [admin, role("not-prod", { deny: { rules: [{ resources: ["node"], verbs: ["delete"], where: 'equals(resource.metadata.labels["env"], "prod")' }] } })],
+    roles: [
+      admin,
+      role("not-prod", { deny: { rules: [{ resources: ["node"], verbs: ["delete"], where: 'equals(resource.metadata.labels["env"], "prod")' }] } }),
+    ],
     request: { resource: "node", verb: "delete", ctx: { resource: { metadata: { labels: { env: "prod" } } } } },
     expect: 'denied by role "not-prod" (deny rule {resources: [node], verbs: [delete], where: equals(resource.metadata.labels["env"], "prod")})',
   },
   {
     name: "deny where with missing context denies (fail closed)",
-    roles: [admin, role("not-prod", { deny: { rules: [{ resources: ["node"], verbs: ["delete"], where: 'equals(resource.metadata.labels["env"], "prod")' }] } })],
+    roles: [
+      admin,
+      role("not-prod", { deny: { rules: [{ resources: ["node"], verbs: ["delete"], where: 'equals(resource.metadata.labels["env"], "prod")' }] } }),
+    ],
     request: { resource: "node", verb: "delete" },
     expect: 'denied by role "not-prod": its deny rule\'s where clause could not be evaluated (no resource to evaluate against)',
   },
   {
     name: "where with && and !",
-    roles: [role("w", { allow: { rules: [{ resources: ["user"], verbs: ["update"], where: '!contains(user.spec.roles, "contractor") && equals(user.metadata.name, "alice")' }] } })],
+    roles: [
+      role("w", {
+        allow: {
+          rules: [{ resources: ["user"], verbs: ["update"], where: '!contains(user.spec.roles, "contractor") && equals(user.metadata.name, "alice")' }],
+        },
+      }),
+    ],
     request: { resource: "user", verb: "update", ctx: { user: alice } },
     expect: true,
   },

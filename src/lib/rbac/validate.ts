@@ -8,22 +8,13 @@ import { compilePattern } from "./labels.ts";
 import { parseTemplate } from "./templates.ts";
 import { parseWhere } from "./where.ts";
 
-const TEMPLATED_LISTS = [
-  "logins",
-  "windows_desktop_logins",
-  "db_users",
-  "db_names",
-  "kubernetes_groups",
-  "kubernetes_users",
-] as const satisfies ReadonlyArray<keyof RoleConditions>;
+const TEMPLATED_LISTS = ["logins", "windows_desktop_logins", "db_users", "db_names", "kubernetes_groups", "kubernetes_users"] as const satisfies ReadonlyArray<
+  keyof RoleConditions
+>;
 
-const SELECTORS = [
-  "node_labels",
-  "db_labels",
-  "app_labels",
-  "kubernetes_labels",
-  "windows_desktop_labels",
-] as const satisfies ReadonlyArray<keyof RoleConditions>;
+const SELECTORS = ["node_labels", "db_labels", "app_labels", "kubernetes_labels", "windows_desktop_labels"] as const satisfies ReadonlyArray<
+  keyof RoleConditions
+>;
 
 /** Every problem, as `spec.allow.logins[0]: invalid template "...": ...`; empty when the role is sound. */
 export function validateRole(role: Role): string[] {
@@ -44,7 +35,10 @@ export function validateRole(role: Role): string[] {
       if (!w.ok) problems.push(`${at(`rules[${i}].where`)}: ${w.problem}`);
     }
     for (const [i, k] of (c.kubernetes_resources ?? []).entries()) {
-      for (const [name, v] of [["namespace", k.namespace ?? ""], ["name", k.name]] as const) {
+      for (const [name, v] of [
+        ["namespace", k.namespace ?? ""],
+        ["name", k.name],
+      ] as const) {
         const p = compilePattern(v);
         if (p.kind === "invalid") problems.push(`${at(`kubernetes_resources[${i}].${name}`)}: invalid pattern ${JSON.stringify(v)}: ${p.problem}`);
       }

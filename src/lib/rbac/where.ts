@@ -6,9 +6,7 @@
  * Parsing never throws out of this module; callers decide how to fail closed.
  */
 
-export type WhereValue =
-  | { readonly t: "str"; readonly v: string }
-  | { readonly t: "path"; readonly root: WhereRoot; readonly keys: readonly string[] };
+export type WhereValue = { readonly t: "str"; readonly v: string } | { readonly t: "path"; readonly root: WhereRoot; readonly keys: readonly string[] };
 
 export type WhereExpr =
   | { readonly t: "bool"; readonly v: boolean }
@@ -182,7 +180,7 @@ class Parser {
       } else if (this.peek("[")) {
         this.pos++;
         const s = this.toks[this.pos];
-        if (s === undefined || s.k !== "str") throw new WhereError('expected a quoted key inside [ ]');
+        if (s === undefined || s.k !== "str") throw new WhereError("expected a quoted key inside [ ]");
         keys.push(s.v);
         this.pos++;
         this.expect("]");

@@ -17,8 +17,8 @@ import { type AuthClient, createAuthClient } from "../../api/authclient.ts";
 import { type Clock, systemClock } from "../../api/clock.ts";
 import { storedFromProto, toProto } from "../../api/convert.ts";
 import { badParameter } from "../../api/errors.ts";
-import { findLock, type Lock, lockMessage, type Role } from "../../api/resources/index.ts";
 import type { StoredResource } from "../../api/resource.ts";
+import { findLock, type Lock, lockMessage, type Role } from "../../api/resources/index.ts";
 import type { AuthServer } from "../auth/index.ts";
 import type { Identity } from "../client/index.ts";
 import { generateKeySet } from "../crypto/index.ts";
@@ -170,7 +170,17 @@ export async function startAgentPart<S extends AgentService>(o: AgentPartOptions
   } else if (o.join) {
     const j = o.join;
     const path = join(o.dataDir, subdir, "identity");
-    const joined = await joinThroughProxy({ path, proxyAddr: j.proxyAddr, insecure: j.insecure, token: j.token, hostId, nodeName: o.nodeName, role: o.role, dnsNames: [], log });
+    const joined = await joinThroughProxy({
+      path,
+      proxyAddr: j.proxyAddr,
+      insecure: j.insecure,
+      token: j.token,
+      hostId,
+      nodeName: o.nodeName,
+      role: o.role,
+      dnsNames: [],
+      log,
+    });
     identity = joined.identity;
     clusterName = joined.clusterName;
     base = { hostId, auth: { addr: j.proxyAddr, viaProxy: { insecure: j.insecure } }, proxyAddr: j.proxyAddr, proxyInsecure: j.insecure };
@@ -179,8 +189,21 @@ export async function startAgentPart<S extends AgentService>(o: AgentPartOptions
       const keys = generateKeySet();
       const client = authClientFor(base, identity);
       try {
-        const c = await client.generateHostCerts({ hostId, nodeName: o.nodeName, role: o.role, sshPublicKey: keys.sshPublicKey, tlsPublicKey: keys.tlsPublicKey });
-        const next: Identity = { sshKey: keys.ssh.privateKey, sshCert: c.sshCert, tlsKey: keys.tls.privateKey, tlsCert: c.tlsCert, tlsCas: c.hostCaCerts, knownHosts: [] };
+        const c = await client.generateHostCerts({
+          hostId,
+          nodeName: o.nodeName,
+          role: o.role,
+          sshPublicKey: keys.sshPublicKey,
+          tlsPublicKey: keys.tlsPublicKey,
+        });
+        const next: Identity = {
+          sshKey: keys.ssh.privateKey,
+          sshCert: c.sshCert,
+          tlsKey: keys.tls.privateKey,
+          tlsCert: c.tlsCert,
+          tlsCas: c.hostCaCerts,
+          knownHosts: [],
+        };
         writeIdentityFile(path, next);
         return next;
       } finally {
@@ -326,7 +349,9 @@ export function authReads(auth: Pick<AuthClient, "getResource" | "listResources"
     return { roles: spec.roles, traits: spec.traits ?? {} };
   });
   const readRole = shortLived(AUTH_READ_TTL_MS, async (name) => storedFromProto(await auth.getResource({ kind: "role", name })) as unknown as Role);
-  const readLocks = shortLived(AUTH_READ_TTL_MS, async () => (await auth.listResources({ kind: "lock" })).resources.map((x) => storedFromProto(x) as unknown as Lock));
+  const readLocks = shortLived(AUTH_READ_TTL_MS, async () =>
+    (await auth.listResources({ kind: "lock" })).resources.map((x) => storedFromProto(x) as unknown as Lock),
+  );
   return {
     getUser: async (name) => {
       try {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { once } from "node:events";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import http from "node:http";
 import net, { type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -42,7 +42,9 @@ describe("the Application Service part against a real Auth API", () => {
   before(async () => {
     f = await authFixture({ secondFactor: "off" }, new Date());
     api = await startTestApi(f.server);
-    await f.ctx.stores.roles.upsert(validateResource({ kind: "role", version: "v7", metadata: { name: "dev-apps" }, spec: { allow: { app_labels: { env: "dev" } } } }));
+    await f.ctx.stores.roles.upsert(
+      validateResource({ kind: "role", version: "v7", metadata: { name: "dev-apps" }, spec: { allow: { app_labels: { env: "dev" } } } }),
+    );
     await f.addUser("dana", ["dev-apps"], { logins: ["dana"] });
     for (const [name, team] of [
       ["wiki", "a"],

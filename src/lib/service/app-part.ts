@@ -2,10 +2,10 @@ import type { Duplex } from "node:stream";
 import type { Logger } from "pino";
 import { APP_DIAL_PREFIX } from "../../api/appwire.ts";
 import { VERSION } from "../../api/constants.ts";
-import { type App, appServerName } from "../../api/resources/index.ts";
 import type { StoredResource } from "../../api/resource.ts";
-import { CommandLabels, type CommandLabelSpec } from "../srv/agent/index.ts";
-import { type AppConfigEntry, type AppTarget, ApplicationService, appFromConfig, appTargetFromResource, publicApp } from "../srv/app/index.ts";
+import { type App, appServerName } from "../../api/resources/index.ts";
+import { type CommandLabelSpec, CommandLabels } from "../srv/agent/index.ts";
+import { type AppConfigEntry, ApplicationService, type AppTarget, appFromConfig, appTargetFromResource, publicApp } from "../srv/app/index.ts";
 import { type AgentContext, type AgentJoin, type AgentLocal, followRegistered, startAgentPart } from "./agent-part.ts";
 
 /** Below this the certificates are renewed even with streams open (browsers keep some open for long). */

@@ -20,15 +20,10 @@ export interface AuthPart {
 }
 
 /** Backend, audit log, the Auth Service and its API, and the local admin identity. */
-export async function startAuthPart(
-  opts: ProcessOptions & { auth: NonNullable<ProcessOptions["auth"]> },
-  hostId: string,
-  log: Logger,
-): Promise<AuthPart> {
+export async function startAuthPart(opts: ProcessOptions & { auth: NonNullable<ProcessOptions["auth"]> }, hostId: string, log: Logger): Promise<AuthPart> {
   const a = opts.auth;
   const closers: (() => Promise<void>)[] = [];
-  const backendConfig =
-    a.storage.type === "sqlite" ? { type: "sqlite" as const, path: join(opts.dataDir, "backend.db") } : a.storage;
+  const backendConfig = a.storage.type === "sqlite" ? { type: "sqlite" as const, path: join(opts.dataDir, "backend.db") } : a.storage;
   const backend: Backend = await openBackend(backendConfig);
   closers.push(() => backend.close());
   // Audit events default to SQLite under the data dir (memory storage keeps them in memory too).

@@ -1,15 +1,15 @@
 import { generateKeyPairSync } from "node:crypto";
 import type { Logger } from "pino";
 import { VERSION } from "../../api/constants.ts";
-import { type Database, dbServerName } from "../../api/resources/index.ts";
 import type { StoredResource } from "../../api/resource.ts";
-import { CommandLabels, type CommandLabelSpec } from "../srv/agent/index.ts";
+import { type Database, dbServerName } from "../../api/resources/index.ts";
+import { type CommandLabelSpec, CommandLabels } from "../srv/agent/index.ts";
 import {
-  type DatabaseTarget,
   DatabaseService,
+  type DatabaseTarget,
+  type DbConfigEntry,
   databaseTargetFromConfig,
   databaseTargetFromResource,
-  type DbConfigEntry,
   defaultEngines,
 } from "../srv/db/index.ts";
 import { type AgentContext, type AgentJoin, type AgentLocal, announcedLabels, followRegistered, startAgentPart } from "./agent-part.ts";

@@ -1,5 +1,5 @@
-import { existsSync, readFileSync } from "node:fs";
 import { X509Certificate } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
 import type { Logger } from "pino";
 import { badParameter } from "../../api/errors.ts";
 import { type Identity, parseIdentityFile, webCall } from "../client/index.ts";

@@ -20,7 +20,15 @@ import { encodeKubeHeader } from "../../api/kubewire.ts";
 import { issueUserCerts, type UserResource, validateResource } from "../auth/index.ts";
 import { startTestApi } from "../auth/testing/api.ts";
 import { authFixture } from "../auth/testing/fixture.ts";
-import { createCa, decodeIdentity, generateEcdsaP256, generateKeySet, issueClientCertificate, issueServerCertificate, SubjectPublicKey } from "../crypto/index.ts";
+import {
+  createCa,
+  decodeIdentity,
+  generateEcdsaP256,
+  generateKeySet,
+  issueClientCertificate,
+  issueServerCertificate,
+  SubjectPublicKey,
+} from "../crypto/index.ts";
 import { type KubePart, kubeClustersFromConfig, startKubePart } from "./kube-part.ts";
 
 type Fixture = Awaited<ReturnType<typeof authFixture>>;
@@ -229,7 +237,10 @@ describe("the Kubernetes Service part against a real Auth API", () => {
     const entries = await f.ctx.stores.kubeServers.list();
     assert.deepEqual(entries.map((e) => e.metadata.name).sort(), [`dev@${part.hostId}`, `prod@${part.hostId}`]);
     const dev = entries.find((e) => e.metadata.name.startsWith("dev@"));
-    const spec = dev?.spec as { hostname: string; cluster: { kind: string; metadata: { name: string; labels: Record<string, string> }; spec: { dynamic_labels?: Record<string, { result?: string }> } } };
+    const spec = dev?.spec as {
+      hostname: string;
+      cluster: { kind: string; metadata: { name: string; labels: Record<string, string> }; spec: { dynamic_labels?: Record<string, { result?: string }> } };
+    };
     assert.equal(spec.hostname, "kube-agent");
     assert.equal(spec.cluster.kind, "kube_cluster");
     assert.equal(spec.cluster.metadata.name, "dev");
@@ -301,7 +312,9 @@ describe("the Kubernetes Service part against a real Auth API", () => {
 
   test("a locked user is refused with the lock's message", async () => {
     const cert = await certFor("lucy", "dev");
-    await f.ctx.stores.locks.upsert(validateResource({ kind: "lock", version: "v2", metadata: { name: "lock-lucy" }, spec: { target: { user: "lucy" }, message: "left the team" } }));
+    await f.ctx.stores.locks.upsert(
+      validateResource({ kind: "lock", version: "v2", metadata: { name: "lock-lucy" }, spec: { target: { user: "lucy" }, message: "left the team" } }),
+    );
     // Reads of locks are shared for a second.
     await sleep(1_100);
     const res = await request(cert, "/api/v1/namespaces/default/pods");

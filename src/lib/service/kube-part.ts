@@ -4,10 +4,10 @@ import type { Logger } from "pino";
 import { VERSION } from "../../api/constants.ts";
 import { badParameter } from "../../api/errors.ts";
 import { KUBE_DIAL_PREFIX } from "../../api/kubewire.ts";
-import { isValidKubeClusterName, KUBE_CLUSTER_NAME_PROBLEM, kubeServerName } from "../../api/resources/index.ts";
 import type { StoredResource } from "../../api/resource.ts";
+import { isValidKubeClusterName, KUBE_CLUSTER_NAME_PROBLEM, kubeServerName } from "../../api/resources/index.ts";
 import { createSpoolRecorderFactory, type RecorderFactory, RecordingUploader } from "../events/index.ts";
-import { CommandLabels, type CommandLabelSpec } from "../srv/agent/index.ts";
+import { type CommandLabelSpec, CommandLabels } from "../srv/agent/index.ts";
 import { type KubeClusterConfig, KubeForwarder, KubeService, loadKubeconfig } from "../srv/kube/index.ts";
 import { type AgentContext, type AgentJoin, type AgentLocal, announcedLabels, startAgentPart } from "./agent-part.ts";
 
@@ -115,7 +115,10 @@ async function startKubeService(o: KubePartOptions, clusters: KubeClusterConfig[
     for (const f of forwarders.values()) f.close();
   });
   for (const cluster of clusters) {
-    forwarders.set(cluster.name, new KubeForwarder({ cluster, labels: current, hostId: ctx.hostId, nodeName: o.nodeName, audit: ctx.audit, recorders, clock: ctx.clock, log }));
+    forwarders.set(
+      cluster.name,
+      new KubeForwarder({ cluster, labels: current, hostId: ctx.hostId, nodeName: o.nodeName, audit: ctx.audit, recorders, clock: ctx.clock, log }),
+    );
   }
   await labels.start();
   ctx.onClose(() => labels.stop());
@@ -159,7 +162,12 @@ async function spoolRecorders(ctx: AgentContext): Promise<RecorderFactory> {
   return createSpoolRecorderFactory({ dir, clock: ctx.clock, uploader, log: ctx.log });
 }
 
-function kubeServerResource(o: Pick<AgentContext, "hostId" | "nodeName">, name: string, staticLabels: Record<string, string>, labels: CommandLabels): StoredResource {
+function kubeServerResource(
+  o: Pick<AgentContext, "hostId" | "nodeName">,
+  name: string,
+  staticLabels: Record<string, string>,
+  labels: CommandLabels,
+): StoredResource {
   const dynamic = announcedLabels(labels);
   return {
     kind: "kube_server",

@@ -70,7 +70,17 @@ export async function startNodePart(o: NodePartOptions): Promise<{ clusterName: 
   } else if (o.join) {
     const j = o.join;
     const path = join(o.dataDir, "node", "identity");
-    const joined = await joinThroughProxy({ path, proxyAddr: j.proxyAddr, insecure: j.insecure, token: j.token, hostId: o.hostId, nodeName: o.nodeName, role: "node", dnsNames: [], log });
+    const joined = await joinThroughProxy({
+      path,
+      proxyAddr: j.proxyAddr,
+      insecure: j.insecure,
+      token: j.token,
+      hostId: o.hostId,
+      nodeName: o.nodeName,
+      role: "node",
+      dnsNames: [],
+      log,
+    });
     identity = joined.identity;
     clusterName = joined.clusterName;
     base = {

@@ -70,7 +70,13 @@ export async function startProxyForwarder(o: ProxyForwardOptions): Promise<{ for
     }
   };
   // The node's own checks, run here for the node's labels: what the node would decide.
-  const authorizeLogin = async (req: { user: string; login: string; cert: SshCertificate; remoteAddr: string; node: ResolvedNode }): Promise<ForwardDecision> => {
+  const authorizeLogin = async (req: {
+    user: string;
+    login: string;
+    cert: SshCertificate;
+    remoteAddr: string;
+    node: ResolvedNode;
+  }): Promise<ForwardDecision> => {
     const node = req.node;
     const authorizer = new RbacAuthorizer({
       getUser,
@@ -88,7 +94,9 @@ export async function startProxyForwarder(o: ProxyForwardOptions): Promise<{ for
     const r = await authorizer.authorize(req);
     if (r.allowed) return r;
     // sshd would accept the login: the proxy's check is the only one there.
-    return node.agentless ? { allowed: false, reason: `OpenSSH node ${node.name} is reached through the proxy, which refuses this login (${req.login}): ${r.reason}` } : r;
+    return node.agentless
+      ? { allowed: false, reason: `OpenSSH node ${node.name} is reached through the proxy, which refuses this login (${req.login}): ${r.reason}` }
+      : r;
   };
 
   const userCertFor = async (req: { user: string; login: string; node: ResolvedNode; notAfter: Date }) => {
@@ -135,7 +143,12 @@ export async function startProxyForwarder(o: ProxyForwardOptions): Promise<{ for
   };
   const tracking: SessionTracking = {
     start: (m) => {
-      const keeper = new TrackerKeeper(sink, { sessionId: m.sessionId, login: m.login, owner: m.user, hostId: m.hostId, hostname: m.hostname, created: m.start }, clock, log);
+      const keeper = new TrackerKeeper(
+        sink,
+        { sessionId: m.sessionId, login: m.login, owner: m.user, hostId: m.hostId, hostname: m.hostname, created: m.start },
+        clock,
+        log,
+      );
       keeper.start([{ user: m.user, mode: "peer", joined: m.start }]);
       return { end: () => keeper.terminate() };
     },

@@ -25,7 +25,8 @@ describe("the demo proxy certificate", () => {
     const p = await proxyKeyPair(dir, [], ["Proxy.Example.com"]);
     assert.equal(p.selfSigned, true);
     const names = sans(p.cert);
-    for (const n of ["DNS:localhost", "DNS:*.localhost", "DNS:proxy.example.com", "DNS:*.proxy.example.com", "IP Address:127.0.0.1"]) assert.ok(names.includes(n), `${n} in ${names.join(", ")}`);
+    for (const n of ["DNS:localhost", "DNS:*.localhost", "DNS:proxy.example.com", "DNS:*.proxy.example.com", "IP Address:127.0.0.1"])
+      assert.ok(names.includes(n), `${n} in ${names.join(", ")}`);
     const again = await proxyKeyPair(dir, [], ["proxy.example.com"]);
     assert.equal(again.cert, p.cert, "kept while it covers the names");
     const ip = await proxyKeyPair(tmp(), [], ["10.0.0.5"]);

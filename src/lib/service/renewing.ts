@@ -5,12 +5,7 @@ import type { AuthClient } from "../../api/authclient.ts";
  * An Auth API client whose host certificate is renewed before it expires: the
  * process's parts keep one object while it swaps the connection underneath.
  */
-export function renewingAuthClient(
-  initial: AuthClient,
-  renew: () => Promise<AuthClient>,
-  intervalMs: number,
-  log: Logger,
-): AuthClient {
+export function renewingAuthClient(initial: AuthClient, renew: () => Promise<AuthClient>, intervalMs: number, log: Logger): AuthClient {
   let current = initial;
   const timer = setInterval(() => {
     renew()

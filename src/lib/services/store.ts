@@ -123,10 +123,7 @@ export class RecordStore<T> {
   /** Compare-and-swap on the revision read earlier; kind "compare-failed" if it moved. */
   async swap(name: string, expectedRevision: number, value: T, expires?: Date): Promise<number> {
     const key = this.key(name);
-    const item = await this.backend.compareAndSwap(
-      { key, revision: expectedRevision },
-      { key, value: Buffer.from(JSON.stringify(value)), expires },
-    );
+    const item = await this.backend.compareAndSwap({ key, revision: expectedRevision }, { key, value: Buffer.from(JSON.stringify(value)), expires });
     return item.revision;
   }
 

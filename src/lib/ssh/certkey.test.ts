@@ -5,9 +5,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import ssh2 from "ssh2";
+import { startSshd } from "../../../test/harness/sshd.ts";
 import { systemClock } from "../../api/clock.ts";
 import { formatCertificateLine, generateEd25519, generateKeySet, signUserCertificate, trustedUserCaKeysLine } from "../crypto/index.ts";
-import { startSshd } from "../../../test/harness/sshd.ts";
 import { certificateKey } from "./certkey.ts";
 
 // Pins patches/ssh2+*.patch: without it the ssh2 client cannot log in with a certificate.

@@ -6,14 +6,15 @@
  * hostVerifier.
  */
 import assert from "node:assert/strict";
-import type { KeyObject } from "node:crypto";
 import { execFileSync } from "node:child_process";
+import type { KeyObject } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import ssh2 from "ssh2";
+import { type Sshd, startSshd } from "../../../test/harness/sshd.ts";
 import { systemClock } from "../../api/clock.ts";
 import {
   formatCertificateLine,
@@ -26,7 +27,6 @@ import {
   trustedUserCaKeysLine,
   writeOpenSshPrivateKey,
 } from "../crypto/index.ts";
-import { type Sshd, startSshd } from "../../../test/harness/sshd.ts";
 import { certificateKey } from "./certkey.ts";
 import { HOST_KEY_ALGORITHMS, isHostKeyRefused } from "./hostcert.ts";
 import { loginWithCertificate } from "./login.ts";
@@ -35,7 +35,16 @@ const hostCa = generateEd25519();
 const userCa = generateEd25519();
 
 function hostCertFor(key: KeyObject, ca = hostCa): SshCertificate {
-  return signHostCertificate({ publicKey: key, caKey: ca.privateKey, hostId: "node-1", clusterName: "t", principals: ["web-1"], role: "node", ttlMs: 3600_000, clock: systemClock });
+  return signHostCertificate({
+    publicKey: key,
+    caKey: ca.privateKey,
+    hostId: "node-1",
+    clusterName: "t",
+    principals: ["web-1"],
+    role: "node",
+    ttlMs: 3600_000,
+    clock: systemClock,
+  });
 }
 
 function userCert(): ssh2.ParsedKey {

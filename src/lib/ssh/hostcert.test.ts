@@ -1,15 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { FakeClock } from "../../api/clock.ts";
-import {
-  generateEcdsaP256,
-  generateEd25519,
-  signCertificate,
-  signHostCertificate,
-  signUserCertificate,
-  sshPublicKeyBlob,
-} from "../crypto/index.ts";
-import { checkHostCertificate, expectedNodePrincipals, hostCertificateVerifier, type HostKeyRefused, isHostKeyRefused } from "./hostcert.ts";
+import { generateEcdsaP256, generateEd25519, signCertificate, signHostCertificate, signUserCertificate, sshPublicKeyBlob } from "../crypto/index.ts";
+import { checkHostCertificate, expectedNodePrincipals, type HostKeyRefused, hostCertificateVerifier, isHostKeyRefused } from "./hostcert.ts";
 
 const clock = new FakeClock(new Date("2026-03-01T12:00:00Z"));
 const hostCa = generateEd25519();
@@ -54,7 +47,16 @@ describe("checkHostCertificate", () => {
 
   test("accepts an ECDSA P-256 host key's certificate too", () => {
     const k = generateEcdsaP256();
-    const c = signHostCertificate({ publicKey: k.publicKey, caKey: hostCa.privateKey, hostId: HOST_ID, clusterName: "example", principals: ["db"], role: "node", ttlMs: 60_000, clock });
+    const c = signHostCertificate({
+      publicKey: k.publicKey,
+      caKey: hostCa.privateKey,
+      hostId: HOST_ID,
+      clusterName: "example",
+      principals: ["db"],
+      role: "node",
+      ttlMs: 60_000,
+      clock,
+    });
     assert.equal(c.algorithm, "ecdsa-sha2-nistp256-cert-v01@openssh.com");
     assert.equal(checkHostCertificate(c.blob, check(["db"])).keyId, HOST_ID);
   });
@@ -86,7 +88,10 @@ describe("checkHostCertificate", () => {
       routeToCluster: "example",
       activeRequests: [],
     });
-    assert.equal(refusal(() => checkHostCertificate(u.blob, check(["web-1"]))), "the node presented a user certificate, not a host certificate");
+    assert.equal(
+      refusal(() => checkHostCertificate(u.blob, check(["web-1"]))),
+      "the node presented a user certificate, not a host certificate",
+    );
   });
 
   test("refuses a user CA's signature even on a host certificate (the host CA is what is trusted)", () => {
@@ -128,13 +133,19 @@ describe("checkHostCertificate", () => {
 
   test("refuses garbage", () => {
     const blob = Buffer.concat([Buffer.from([0, 0, 0, 32]), Buffer.from("ssh-ed25519-cert-v01@openssh.com"), Buffer.from([1, 2])]);
-    assert.match(refusal(() => checkHostCertificate(blob, check(["web-1"]))), /malformed/);
+    assert.match(
+      refusal(() => checkHostCertificate(blob, check(["web-1"]))),
+      /malformed/,
+    );
   });
 
   test("refuses a host certificate with critical options", () => {
     const body = hostCert();
     const c = signCertificate({ ...body, criticalOptions: new Map([["force-command", "true"]]) }, hostCa.privateKey);
-    assert.match(refusal(() => checkHostCertificate(c.blob, check(["web-1"]))), /critical options \(force-command\)/);
+    assert.match(
+      refusal(() => checkHostCertificate(c.blob, check(["web-1"]))),
+      /critical options \(force-command\)/,
+    );
   });
 });
 

@@ -1,7 +1,5 @@
 /** ssh2 helpers shared by the SSH service, the reverse tunnel, the proxy and jsh. */
 export { certificateKey } from "./certkey.ts";
-export { CHANNEL_OPTIONS, type PatchedConnection, patched } from "./patched.ts";
-export { type CertificateLoginOptions, loginWithCertificate, openProxyRoute } from "./login.ts";
 export {
   checkHostCertificate,
   expectedNodePrincipals,
@@ -13,3 +11,5 @@ export {
   hostCertificateVerifier,
   isHostKeyRefused,
 } from "./hostcert.ts";
+export { type CertificateLoginOptions, loginWithCertificate, openProxyRoute } from "./login.ts";
+export { CHANNEL_OPTIONS, type PatchedConnection, patched } from "./patched.ts";

@@ -40,7 +40,11 @@ export function loginWithCertificate(sock: Duplex, username: string, key: ssh2.P
       const refused = verifier?.refusal();
       if (refused) reject(refused);
       else if (e.level === "client-authentication") {
-        const reason = banner.trim().split("\n").pop()?.replace(/^jumpgate:\s*/, "");
+        const reason = banner
+          .trim()
+          .split("\n")
+          .pop()
+          ?.replace(/^jumpgate:\s*/, "");
         // The proxy, terminating the route to an agentless node, refused that node's host key.
         if (reason?.includes(HOST_KEY_VERIFICATION_FAILED)) reject(new HostKeyRefused(reason));
         else reject(accessDenied(reason || `access denied for ${username}`));

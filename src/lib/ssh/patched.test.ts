@@ -60,7 +60,10 @@ test("with CHANNEL_OPTIONS, ssh2 announces and carries packets larger than 32 Ki
   const r = await transfer(payload, CHANNEL_OPTIONS, CHANNEL_OPTIONS);
   assert.equal(r.packetSize, CHANNEL_OPTIONS.channelPacketSize);
   assert.ok(Math.max(...r.chunks) > 35_000, `largest packet ${Math.max(...r.chunks)} bytes`);
-  assert.equal(r.chunks.reduce((a, b) => a + b, 0), payload.length);
+  assert.equal(
+    r.chunks.reduce((a, b) => a + b, 0),
+    payload.length,
+  );
   assert.equal(r.sha256, createHash("sha256").update(payload).digest("hex"));
 });
 

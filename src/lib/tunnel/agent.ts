@@ -1,5 +1,5 @@
-import { EventEmitter } from "node:events";
 import type { KeyObject } from "node:crypto";
+import { EventEmitter } from "node:events";
 import net from "node:net";
 import type { Duplex } from "node:stream";
 import tls from "node:tls";

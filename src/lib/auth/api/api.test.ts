@@ -3,8 +3,8 @@ import { after, before, describe, test } from "node:test";
 import { toProto } from "../../../api/convert.ts";
 import { isJumpgateError } from "../../../api/errors.ts";
 import { startTestApi } from "../testing/api.ts";
-import { validateResource } from "../validate.ts";
 import { authFixture } from "../testing/fixture.ts";
+import { validateResource } from "../validate.ts";
 
 type Fixture = Awaited<ReturnType<typeof authFixture>>;
 type Api = Awaited<ReturnType<typeof startTestApi>>;
@@ -28,12 +28,14 @@ describe("Auth API over mutual TLS", () => {
     // Real TLS checks validity against real time, so the fixture's clock starts now.
     f = await authFixture({ secondFactor: "off" }, new Date());
     api = await startTestApi(f.server);
-    await f.ctx.stores.roles.create(validateResource({
-      kind: "role",
-      version: "v7",
-      metadata: { name: "role-admin" },
-      spec: { allow: { rules: [{ resources: ["role"], verbs: ["list", "read", "create", "update"] }] }, deny: {} },
-    }));
+    await f.ctx.stores.roles.create(
+      validateResource({
+        kind: "role",
+        version: "v7",
+        metadata: { name: "role-admin" },
+        spec: { allow: { rules: [{ resources: ["role"], verbs: ["list", "read", "create", "update"] }] }, deny: {} },
+      }),
+    );
     await f.addUser("rita", ["role-admin"]);
     await f.addUser("ann", ["access"], { logins: ["ann"] });
   });
@@ -64,20 +66,17 @@ describe("Auth API over mutual TLS", () => {
     await denied(ann.listResources({ kind: "user" }), /may not list user/);
     await denied(ann.createToken({ roles: ["node"] }), /may not create token/);
     const refusals = await f.auditEvents("auth");
-    assert.ok(refusals.some((e) => e.user === "ann" && e.method === "CreateToken" && e.success === false), JSON.stringify(refusals));
+    assert.ok(
+      refusals.some((e) => e.user === "ann" && e.method === "CreateToken" && e.success === false),
+      JSON.stringify(refusals),
+    );
   });
 
   test("a role editor cannot grant more than he holds (escalation guard)", async () => {
     const rita = await api.asUser("rita");
     await rita.upsertResource({ resource: role("readers", [{ resources: ["role"], verbs: ["list", "read"] }]) });
-    await denied(
-      rita.upsertResource({ resource: role("everything", [{ resources: ["*"], verbs: ["*"] }]) }),
-      /access denied/,
-    );
-    await denied(
-      rita.upsertResource({ resource: role("tokens", [{ resources: ["token"], verbs: ["create"] }]) }),
-      /token/,
-    );
+    await denied(rita.upsertResource({ resource: role("everything", [{ resources: ["*"], verbs: ["*"] }]) }), /access denied/);
+    await denied(rita.upsertResource({ resource: role("tokens", [{ resources: ["token"], verbs: ["create"] }]) }), /token/);
     // Assigning roles, himself included, needs user rights he does not have.
     await denied(rita.updateUser({ name: "rita", roles: ["editor"], setRoles: true }), /user/);
     await denied(rita.createUser({ name: "sock", roles: ["editor"] }), /user/);

@@ -34,7 +34,10 @@ const appServer = (name: string, hostId: string, labels: Record<string, string>)
 describe("apps in the Auth API", () => {
   let f: Fixture;
   let api: Api;
-  const heartbeat = (name: string, host: string, labels: Record<string, string>) => ({ resource: toProto(validateResource(appServer(name, host, labels))), overwrite: true });
+  const heartbeat = (name: string, host: string, labels: Record<string, string>) => ({
+    resource: toProto(validateResource(appServer(name, host, labels))),
+    overwrite: true,
+  });
   before(async () => {
     f = await authFixture({ secondFactor: "off" }, new Date());
     api = await startTestApi(f.server);
@@ -85,6 +88,10 @@ describe("apps in the Auth API", () => {
     assert.equal((await f.auditEvents("app.create")).length, 1);
     assert.equal((await admin.getResource({ kind: "apps", name: "wiki" })).kind, "app");
     const dana = await api.asUser("dana");
-    await refused(dana.upsertResource({ resource: toProto(validateResource(app("mine", { env: "dev" }))), overwrite: false }), "access-denied", /may not create app/);
+    await refused(
+      dana.upsertResource({ resource: toProto(validateResource(app("mine", { env: "dev" }))), overwrite: false }),
+      "access-denied",
+      /may not create app/,
+    );
   });
 });

@@ -26,7 +26,12 @@ const appServer = (name: string, labels: Record<string, string>, extra: Record<s
       kind: "app_server",
       version: "v3",
       metadata: { name: `${name}@app-host` },
-      spec: { host_id: "app-host", hostname: "app-host", version: "test", app: { kind: "app", version: "v3", metadata: { name, labels }, spec: { uri: "http://127.0.0.1:3000", ...extra } } },
+      spec: {
+        host_id: "app-host",
+        hostname: "app-host",
+        version: "test",
+        app: { kind: "app", version: "v3", metadata: { name, labels }, spec: { uri: "http://127.0.0.1:3000", ...extra } },
+      },
     }),
   );
 
@@ -126,12 +131,13 @@ describe("app sessions and app tokens in the Auth API", () => {
     assert.ok(exp <= f.clock.now().getTime() + 10 * 60_000 + 1000, "never outlives the web session's certificate");
 
     const second = await open();
-    await f.ctx.stores.locks.upsert(validateResource({ kind: "lock", version: "v2", metadata: { name: "l1" }, spec: { target: { user: "dana" }, message: "incident 7" } }));
+    await f.ctx.stores.locks.upsert(
+      validateResource({ kind: "lock", version: "v2", metadata: { name: "l1" }, spec: { target: { user: "dana" }, message: "incident 7" } }),
+    );
     await refused(proxy.authenticateAppSession({ cookie: second }), "unauthenticated", /incident 7/);
     await f.ctx.stores.locks.delete("l1");
 
     f.clock.advance(11 * 60_000);
     await refused(proxy.authenticateAppSession({ cookie }), "unauthenticated", /ended/);
   });
-
 });

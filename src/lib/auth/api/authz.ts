@@ -9,9 +9,7 @@ import type { UserResource } from "../users.ts";
 import { PeerIdentityCache } from "./identity-cache.ts";
 
 /** Who is calling, as read once from the client certificate. */
-export type Peer =
-  | { kind: "anonymous"; addr: string; reason?: string }
-  | { kind: "identity"; addr: string; identity: Identity };
+export type Peer = { kind: "anonymous"; addr: string; reason?: string } | { kind: "identity"; addr: string; identity: Identity };
 
 export type Caller =
   | { kind: "anonymous"; addr: string; reason?: string }

@@ -121,7 +121,11 @@ describe("databases in the Auth API", () => {
     test("refusals say why in one line", async () => {
       const dana = await api.asUser("dana");
       const ask = (r: ReturnType<typeof route>) => dana.generateUserCerts({ ...keys(), routeToDatabase: r });
-      await refused(ask(route("pg", "admin")), "access-denied", /^access to database "pg" as database user "admin" denied: no role allows database user "admin"$/);
+      await refused(
+        ask(route("pg", "admin")),
+        "access-denied",
+        /^access to database "pg" as database user "admin" denied: no role allows database user "admin"$/,
+      );
       await refused(ask(route("pg", "dana", "other")), "access-denied", /no role allows database name "other"/);
       await refused(ask(route("pg", "dana", "billing")), "access-denied", /denied by role "no-billing": database name "billing" is denied/);
       await refused(ask(route("pg", "postgres")), "access-denied", /denied by role "no-billing": database user "postgres" is denied/);

@@ -9,8 +9,9 @@
  * - What users see: db_server entries whose database their db_labels match,
  *   and the route-to-database check for GenerateUserCerts.
  */
-import type { GenerateDatabaseCertRequest, RouteToDatabase as RouteProto } from "../../../api/gen/jumpgate/v1/auth_pb.ts";
+
 import { accessDenied, badParameter } from "../../../api/errors.ts";
+import type { GenerateDatabaseCertRequest, RouteToDatabase as RouteProto } from "../../../api/gen/jumpgate/v1/auth_pb.ts";
 import { type DatabaseServer, dbServerName, isValidDatabaseName } from "../../../api/resources/index.ts";
 import type { RouteToDatabase } from "../../crypto/index.ts";
 import type { AccessChecker } from "../../rbac/index.ts";
@@ -52,7 +53,13 @@ export async function generateDatabaseCert(ctx: AuthContext, c: Caller, req: Gen
     const [first] = names;
     if (first === undefined) throw badParameter("name the database server (--host NAME)");
     const r = await issueDatabaseCert(ctx, { tlsPublicKey: req.tlsPublicKey, commonName: first, serverNames: names, ttlMs: asked ?? DB_SERVER_CERT_TTL_MS });
-    await ctx.audit.emit({ event: "cert.create", user: c.name, cert_type: "db", server_names: names, ttl_seconds: Math.round((asked ?? DB_SERVER_CERT_TTL_MS) / 1000) });
+    await ctx.audit.emit({
+      event: "cert.create",
+      user: c.name,
+      cert_type: "db",
+      server_names: names,
+      ttl_seconds: Math.round((asked ?? DB_SERVER_CERT_TTL_MS) / 1000),
+    });
     return { cert: r.cert, caCerts: r.caCerts, expires: r.expires.toISOString() };
   }
   if (c.kind !== "admin") requireDatabaseService(c, "ask for database client certificates");

@@ -58,7 +58,11 @@ describe("forwarding certificates (recording at the proxy)", () => {
     const soon = new Date(Date.now() + 90_000);
     const r = await proxy.generateForwardingUserCert({ user: "ann", login: "ann", hostId: "legacy", sshPublicKey: key, notAfter: soon.toISOString() });
     assert.ok(parseCertificate(r.sshCert).validBefore.getTime() <= soon.getTime() + 1000);
-    await refused(proxy.generateForwardingUserCert({ user: "ann", login: "admin", hostId: "legacy", sshPublicKey: key }), "access-denied", /login "admin" is not allowed on legacy-db/);
+    await refused(
+      proxy.generateForwardingUserCert({ user: "ann", login: "admin", hostId: "legacy", sshPublicKey: key }),
+      "access-denied",
+      /login "admin" is not allowed on legacy-db/,
+    );
     await refused(proxy.generateForwardingUserCert({ user: "ann", login: "root", hostId: "nowhere", sshPublicKey: key }), "bad-parameter", /not registered/);
     await refused(proxy.generateForwardingUserCert({ user: "ghost", login: "root", hostId: "legacy", sshPublicKey: key }), "access-denied", /no longer exists/);
   });

@@ -10,8 +10,9 @@
  *   with `@cert-authority`, accepts the proxy in the node's place.
  * Only hosts with the proxy system role may ask; Auth picks the principals.
  */
-import type { GenerateForwardingHostCertRequest, GenerateForwardingUserCertRequest } from "../../../api/gen/jumpgate/v1/auth_pb.ts";
+
 import { accessDenied, badParameter } from "../../../api/errors.ts";
+import type { GenerateForwardingHostCertRequest, GenerateForwardingUserCertRequest } from "../../../api/gen/jumpgate/v1/auth_pb.ts";
 import { type Node, nodeLabels } from "../../../api/resources/index.ts";
 import { formatCertificateLine, parseSshPublicKey, signHostCertificate, signUserCertificate } from "../../crypto/index.ts";
 import { checkerFor } from "../certs.ts";

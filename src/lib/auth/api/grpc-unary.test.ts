@@ -62,8 +62,7 @@ describe("lean gRPC unary path", () => {
     await new Promise<void>((r) => srv.close(() => r()));
   });
 
-  const client = (opts: Partial<Parameters<typeof createGrpcTransport>[0]> = {}) =>
-    createClient(AuthService, createGrpcTransport({ baseUrl, ...opts }));
+  const client = (opts: Partial<Parameters<typeof createGrpcTransport>[0]> = {}) => createClient(AuthService, createGrpcTransport({ baseUrl, ...opts }));
 
   it("answers with the handler's message, and gives it Connect's context", async () => {
     behaviour = async (req) => create(CertsSchema, { username: req.user, sshCert: "ssh-ed25519-cert-v01@openssh.com AAAA", roles: ["access"] });
@@ -96,7 +95,10 @@ describe("lean gRPC unary path", () => {
       };
       const e = await client()
         .generateUserCerts({ user: "x" })
-        .then(() => undefined, (x: unknown) => x);
+        .then(
+          () => undefined,
+          (x: unknown) => x,
+        );
       assert.ok(e instanceof ConnectError, String(e));
       assert.equal(e.code, code);
       assert.equal(e.rawMessage, toConnectError(err).rawMessage);
@@ -126,7 +128,10 @@ describe("lean gRPC unary path", () => {
     };
     const e = await client({ defaultTimeoutMs: 50 })
       .generateUserCerts({ user: "slow" })
-      .then(() => undefined, (x: unknown) => x);
+      .then(
+        () => undefined,
+        (x: unknown) => x,
+      );
     assert.ok(e instanceof ConnectError);
     assert.equal(e.code, Code.DeadlineExceeded);
     await new Promise((r) => setTimeout(r, 50));
@@ -137,7 +142,10 @@ describe("lean gRPC unary path", () => {
     behaviour = async () => create(CertsSchema);
     const e = await client()
       .generateUserCerts({ user: "big", sshPublicKey: "x".repeat(MAX_UNARY_REQUEST_BYTES + 10) })
-      .then(() => undefined, (x: unknown) => x);
+      .then(
+        () => undefined,
+        (x: unknown) => x,
+      );
     assert.ok(e instanceof ConnectError);
     assert.equal(e.code, Code.ResourceExhausted);
   });
@@ -170,8 +178,14 @@ describe("lean gRPC unary path", () => {
 
   it("refuses to serve what is not a unary method of the service", () => {
     const s = http2.createServer();
-    assert.throws(() => installFastUnary(s, { service: AuthService, impl, methods: ["watch"], contextValues: () => createContextValues() }), /not a unary method/);
-    assert.throws(() => installFastUnary(s, { service: AuthService, impl, methods: ["ping"], contextValues: () => createContextValues() }), /not a unary method/);
+    assert.throws(
+      () => installFastUnary(s, { service: AuthService, impl, methods: ["watch"], contextValues: () => createContextValues() }),
+      /not a unary method/,
+    );
+    assert.throws(
+      () => installFastUnary(s, { service: AuthService, impl, methods: ["ping"], contextValues: () => createContextValues() }),
+      /not a unary method/,
+    );
   });
 });
 
@@ -207,12 +221,19 @@ describe("certificate issuance through the Auth API", () => {
       ann.generateUserCerts({ sshPublicKey: "nonsense", tlsPublicKey: k.tlsPublicKey }),
       (e) => isJumpgateError(e, "bad-parameter") && /SSH public key/.test(e.message),
     );
-    await assert.rejects(api.anonymous().generateUserCerts({ user: "ann", sshPublicKey: k.sshPublicKey, tlsPublicKey: k.tlsPublicKey }), (e) => isJumpgateError(e, "access-denied"));
-    const host = await admin.generateHostCerts({ hostId: "node-1", nodeName: "web-1", role: "node", sshPublicKey: k.sshPublicKey, tlsPublicKey: k.tlsPublicKey });
+    await assert.rejects(api.anonymous().generateUserCerts({ user: "ann", sshPublicKey: k.sshPublicKey, tlsPublicKey: k.tlsPublicKey }), (e) =>
+      isJumpgateError(e, "access-denied"),
+    );
+    const host = await admin.generateHostCerts({
+      hostId: "node-1",
+      nodeName: "web-1",
+      role: "node",
+      sshPublicKey: k.sshPublicKey,
+      tlsPublicKey: k.tlsPublicKey,
+    });
     assert.deepEqual(decodeIdentity(host.tlsCert).systemRoles, ["node"]);
-    await assert.rejects(
-      ann.generateHostCerts({ hostId: "node-2", sshPublicKey: k.sshPublicKey, tlsPublicKey: k.tlsPublicKey }),
-      (e) => isJumpgateError(e, "access-denied"),
+    await assert.rejects(ann.generateHostCerts({ hostId: "node-2", sshPublicKey: k.sshPublicKey, tlsPublicKey: k.tlsPublicKey }), (e) =>
+      isJumpgateError(e, "access-denied"),
     );
     const refusals = (await f.auditEvents("auth")).filter((e) => e.method === "GenerateUserCerts");
     assert.equal(refusals.length, 2);

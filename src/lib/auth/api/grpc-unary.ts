@@ -72,7 +72,11 @@ export function fastUnary(o: FastUnaryOptions): (stream: ServerHttp2Stream, head
     const method = o.service.methods.find((m) => m.localName === name);
     const impl = o.impl[name];
     if (method?.methodKind !== "unary" || typeof impl !== "function") throw new Error(`${name} is not a unary method of ${o.service.typeName}`);
-    routes.set(`/${o.service.typeName}/${method.name}`, { service: o.service, method: method as DescMethodUnary<DescMessage, DescMessage>, impl: impl.bind(o.impl) as UnaryImpl });
+    routes.set(`/${o.service.typeName}/${method.name}`, {
+      service: o.service,
+      method: method as DescMethodUnary<DescMessage, DescMessage>,
+      impl: impl.bind(o.impl) as UnaryImpl,
+    });
   }
   return (stream, headers) => {
     const route = routes.get(String(headers[":path"]));

@@ -37,8 +37,7 @@ export function certsToProto(c: IssuedCerts): Certs {
   });
 }
 
-export const traitsFromProto = (t: Record<string, { values: string[] }>) =>
-  Object.fromEntries(Object.entries(t).map(([k, v]) => [k, v.values]));
+export const traitsFromProto = (t: Record<string, { values: string[] }>) => Object.fromEntries(Object.entries(t).map(([k, v]) => [k, v.values]));
 
 export const ttlMs = (seconds: bigint) => (seconds > 0n ? Number(seconds) * 1000 : undefined);
 
@@ -65,4 +64,3 @@ export async function guardRoles(server: AuthServer, c: Caller, roleNames: strin
     if (!d.allowed) throw accessDenied(`access denied: ${d.reason}`);
   }
 }
-

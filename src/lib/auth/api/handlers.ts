@@ -1,37 +1,30 @@
-import { Code, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
-import { accessDenied, badParameter } from "../../../api/errors.ts";
 import { create } from "@bufbuild/protobuf";
-import { AuthService, DatabaseCertSchema } from "../../../api/gen/jumpgate/v1/auth_pb.ts";
+import { Code, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { fromProto, toJsonObject, toProto } from "../../../api/convert.ts";
+import { accessDenied, badParameter } from "../../../api/errors.ts";
+import { type AuthService, DatabaseCertSchema } from "../../../api/gen/jumpgate/v1/auth_pb.ts";
+import { toConnectError } from "../../../api/rpc-errors.ts";
 import type { StoredResource } from "../../services/index.ts";
-import { type CaType, CA_TYPES } from "../authorities.ts";
+import { appRouteFor, kubeClusterFor } from "../apps.ts";
+import { CA_TYPES, type CaType } from "../authorities.ts";
 import { checkerFor, issueHostCerts, issueUserCerts } from "../certs.ts";
-import { authenticateUser } from "../login.ts";
 import { createToken, registerUsingToken } from "../join.ts";
+import { authenticateUser } from "../login.ts";
 import { deleteResource, getResource, listResources, normalizeKind, upsertResource } from "../resources.ts";
 import type { AuthServer } from "../server.ts";
-import { completeInvite, createUser, getUserToken, needsOtp, resetUser, updateUser, type UserResource } from "../users.ts";
-import {
-  type Caller,
-  callerName,
-  requireAuthenticated,
-  requireProxyOrAdmin,
-  requireRule,
-  resolveCaller,
-} from "./authz.ts";
-import { fromProto, toJsonObject, toProto } from "../../../api/convert.ts";
-import { toConnectError } from "../../../api/rpc-errors.ts";
-import { peerKey } from "./server.ts";
+import { completeInvite, createUser, getUserToken, needsOtp, resetUser, type UserResource, updateUser } from "../users.ts";
 import { canReadRecording, emitAgentEvent, uploadRecordingPart } from "./agent-handlers.ts";
-import { guardSessionTrackerWrite, getSessionTracker, listSessionTrackers, SESSION_TRACKER } from "./session-trackers.ts";
+import { APP_SERVER, guardAppServerHeartbeat, isOwnAppServerDelete, visibleAppServers } from "./app-handlers.ts";
+import { authenticateAppSessionRpc, createAppSessionRpc, deleteAppSessionRpc, generateAppTokenRpc } from "./app-rpc.ts";
+import { type Caller, callerName, requireAuthenticated, requireProxyOrAdmin, requireRule, resolveCaller } from "./authz.ts";
+import { DB_SERVER, databaseRouteFor, generateDatabaseCert, guardDbServerHeartbeat, isOwnDbServerDelete, visibleDbServers } from "./db-handlers.ts";
+import { generateForwardingHostCert, generateForwardingUserCert } from "./forwarding-handlers.ts";
 import { canSeeNode, certsToProto, guardGrant, guardRoles, isAudited, traitsFromProto, ttlMs } from "./handler-helpers.ts";
+import { guardKubeServerHeartbeat, isOwnKubeServerDelete, KUBE_SERVER, visibleKubeServers } from "./kube-handlers.ts";
+import { peerKey } from "./server.ts";
+import { getSessionTracker, guardSessionTrackerWrite, listSessionTrackers, SESSION_TRACKER } from "./session-trackers.ts";
 import { watchResources } from "./watch.ts";
 import { authenticateWebSessionRpc, createWebSessionRpc, deleteWebSessionRpc } from "./websession-handlers.ts";
-import { generateForwardingHostCert, generateForwardingUserCert } from "./forwarding-handlers.ts";
-import { appRouteFor, kubeClusterFor } from "../apps.ts";
-import { authenticateAppSessionRpc, createAppSessionRpc, deleteAppSessionRpc, generateAppTokenRpc } from "./app-rpc.ts";
-import { APP_SERVER, guardAppServerHeartbeat, isOwnAppServerDelete, visibleAppServers } from "./app-handlers.ts";
-import { guardKubeServerHeartbeat, isOwnKubeServerDelete, KUBE_SERVER, visibleKubeServers } from "./kube-handlers.ts";
-import { DB_SERVER, databaseRouteFor, generateDatabaseCert, guardDbServerHeartbeat, isOwnDbServerDelete, visibleDbServers } from "./db-handlers.ts";
 
 /** Audit events one EmitAuditEvent call may carry (agents send 64 at a time). */
 const MAX_AUDIT_BATCH = 1000;
@@ -149,7 +142,8 @@ export function authServiceImpl(server: AuthServer): ServiceImpl<typeof AuthServ
 
     deleteResource: wrap(async (req, c) => {
       const k = normalizeKind(req.kind);
-      if (!isOwnDbServerDelete(c, k, req.name) && !isOwnAppServerDelete(c, k, req.name) && !isOwnKubeServerDelete(c, k, req.name)) requireRule(c, normalizeKind(req.kind), "delete");
+      if (!isOwnDbServerDelete(c, k, req.name) && !isOwnAppServerDelete(c, k, req.name) && !isOwnKubeServerDelete(c, k, req.name))
+        requireRule(c, normalizeKind(req.kind), "delete");
       await deleteResource(ctx, req.kind, req.name, callerName(c));
       return {};
     }),

@@ -25,7 +25,14 @@ function identity(username: string): Identity {
 }
 
 async function cert(username: string): Promise<X509Certificate> {
-  const pem = await issueClientCertificate({ caCert: ca.certPem, caKey: ca.privateKey, publicKey: generateEcdsaP256().publicKey, identity: identity(username), ttlMs: 3600_000, clock });
+  const pem = await issueClientCertificate({
+    caCert: ca.certPem,
+    caKey: ca.privateKey,
+    publicKey: generateEcdsaP256().publicKey,
+    identity: identity(username),
+    ttlMs: 3600_000,
+    clock,
+  });
   return new X509Certificate(pem);
 }
 
@@ -68,7 +75,16 @@ describe("PeerIdentityCache", () => {
   it("remembers certificates without an identity, with the reason", async () => {
     const { cache, calls } = counting();
     const plain = new X509Certificate(
-      await issueServerCertificate({ caCert: ca.certPem, caKey: ca.privateKey, publicKey: generateEcdsaP256().publicKey, commonName: "x", dnsNames: [], ipAddresses: [], ttlMs: 1000, clock }),
+      await issueServerCertificate({
+        caCert: ca.certPem,
+        caKey: ca.privateKey,
+        publicKey: generateEcdsaP256().publicKey,
+        commonName: "x",
+        dnsNames: [],
+        ipAddresses: [],
+        ttlMs: 1000,
+        clock,
+      }),
     );
     for (let i = 0; i < 2; i++) assert.deepEqual(cache.lookup(plain), { ok: false, reason: "client certificate carries no Jumpgate identity" });
     assert.equal(calls.length, 1);

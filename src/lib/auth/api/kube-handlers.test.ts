@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { fromProto, toProto } from "../../../api/convert.ts";
 import { isJumpgateError } from "../../../api/errors.ts";
+import { decodeIdentity, generateKeySet } from "../../crypto/index.ts";
 import { startTestApi } from "../testing/api.ts";
 import { authFixture } from "../testing/fixture.ts";
-import { decodeIdentity, generateKeySet } from "../../crypto/index.ts";
 import { validateResource } from "../validate.ts";
 
 type Fixture = Awaited<ReturnType<typeof authFixture>>;
@@ -35,7 +35,10 @@ const kubeServer = (name: string, hostId: string, labels: Record<string, string>
 describe("Kubernetes clusters in the Auth API", () => {
   let f: Fixture;
   let api: Api;
-  const heartbeat = (name: string, host: string, labels: Record<string, string>) => ({ resource: toProto(validateResource(kubeServer(name, host, labels))), overwrite: true });
+  const heartbeat = (name: string, host: string, labels: Record<string, string>) => ({
+    resource: toProto(validateResource(kubeServer(name, host, labels))),
+    overwrite: true,
+  });
   before(async () => {
     f = await authFixture({ secondFactor: "off" }, new Date());
     api = await startTestApi(f.server);
@@ -93,7 +96,11 @@ describe("Kubernetes clusters in the Auth API", () => {
     assert.equal((await f.auditEvents("kube.create")).length, 1);
     assert.equal((await admin.getResource({ kind: "kube_clusters", name: "staging" })).kind, "kube_cluster");
     const dana = await api.asUser("dana");
-    await refused(dana.upsertResource({ resource: toProto(validateResource(cluster("mine", { env: "dev" }))), overwrite: false }), "access-denied", /may not create kube_cluster/);
+    await refused(
+      dana.upsertResource({ resource: toProto(validateResource(cluster("mine", { env: "dev" }))), overwrite: false }),
+      "access-denied",
+      /may not create kube_cluster/,
+    );
     await admin.deleteResource({ kind: "kube_cluster", name: "staging" });
     assert.equal((await f.auditEvents("kube.delete")).length, 1);
   });

@@ -43,12 +43,7 @@ export interface AuthApiServer {
  * requested but not required, so that joining agents can call
  * RegisterUsingToken; every handler decides from the caller it resolves.
  */
-export async function startAuthApi(opts: {
-  server: AuthServer;
-  host: string;
-  port: number;
-  tls: AuthApiTls;
-}): Promise<AuthApiServer> {
+export async function startAuthApi(opts: { server: AuthServer; host: string; port: number; tls: AuthApiTls }): Promise<AuthApiServer> {
   const impl = authServiceImpl(opts.server);
   const values = (socket: TLSSocket | undefined) => createContextValues().set(peerKey, peerFromSocket(socket));
   const handler = connectNodeAdapter({

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { storedFromProto, toProto } from "../../../api/convert.ts";
 import { isJumpgateError } from "../../../api/errors.ts";
-import { sessionTrackerResource, type SessionTrackerSpec } from "../../../api/resources/index.ts";
+import { type SessionTrackerSpec, sessionTrackerResource } from "../../../api/resources/index.ts";
 import { startTestApi } from "../testing/api.ts";
 import { authFixture } from "../testing/fixture.ts";
 import { validateResource } from "../validate.ts";
@@ -71,7 +71,11 @@ describe("session trackers through the Auth API", () => {
     await refused(other.upsertResource({ resource: tracker("host-1"), overwrite: true }), "access-denied", /may only write session trackers for itself/);
     await refused(other.upsertResource({ resource: tracker("host-2"), overwrite: true }), "access-denied", /may not overwrite session .* of another host/);
     const proxy = await api.asHost("proxy", "proxy-1");
-    await refused(proxy.upsertResource({ resource: tracker("proxy-1"), overwrite: true }), "access-denied", /may only write session trackers for agentless OpenSSH nodes/);
+    await refused(
+      proxy.upsertResource({ resource: tracker("proxy-1"), overwrite: true }),
+      "access-denied",
+      /may only write session trackers for agentless OpenSSH nodes/,
+    );
     // The sessions it forwards to agentless OpenSSH nodes are the proxy's to track (no agent runs there).
     await f.ctx.stores.nodes.create(
       validateResource({ kind: "node", version: "v2", sub_kind: "openssh", metadata: { name: "legacy" }, spec: { addr: "127.0.0.1:22", hostname: "legacy" } }),
@@ -108,7 +112,10 @@ describe("session trackers through the Auth API", () => {
       new RegExp(`you may not join session ${SID} \\(no join_sessions policy allows joining ssh sessions as observer\\)`),
     );
     const audit = await f.auditEvents("auth");
-    assert.ok(audit.some((e) => e.user === "nora" && e.method === "GetResource" && e.success === false), JSON.stringify(audit));
+    assert.ok(
+      audit.some((e) => e.user === "nora" && e.method === "GetResource" && e.success === false),
+      JSON.stringify(audit),
+    );
     await refused(watcher.getResource({ kind: "session_tracker", name: "0b5c3f0e-0000-4000-8000-000000000000" }), "not-found", /not found/);
     await refused(stranger.deleteResource({ kind: "session_tracker", name: SID }), "access-denied", /may not delete session_tracker/);
   });

@@ -1,9 +1,9 @@
 import { create } from "@bufbuild/protobuf";
+import { toProto } from "../../../api/convert.ts";
 import { badParameter } from "../../../api/errors.ts";
 import { type WatchEvent, WatchEventSchema } from "../../../api/gen/jumpgate/v1/auth_pb.ts";
 import type { BackendEvent } from "../../backend/index.ts";
 import type { AuthContext } from "../context.ts";
-import { toProto } from "../../../api/convert.ts";
 
 const PREFIX: Record<string, string> = {
   user: "/users/",
@@ -19,12 +19,7 @@ const PREFIX: Record<string, string> = {
 };
 
 /** Streams resource changes; the first event ("init") says the watch is live. */
-export async function* watchResources(
-  ctx: AuthContext,
-  kinds: string[],
-  fromRevision: number,
-  signal: AbortSignal,
-): AsyncGenerator<WatchEvent> {
+export async function* watchResources(ctx: AuthContext, kinds: string[], fromRevision: number, signal: AbortSignal): AsyncGenerator<WatchEvent> {
   const prefixes: string[] = [];
   for (const k of kinds) {
     const p = PREFIX[k];

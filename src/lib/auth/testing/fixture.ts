@@ -7,8 +7,8 @@ import { MemoryBackend } from "../../backend/index.ts";
 import { MemoryAuditLog } from "../../events/index.ts";
 import type { AuthConfig } from "../context.ts";
 import { AuthServer } from "../server.ts";
-import { completeInvite, createUser } from "../users.ts";
 import { totpCode } from "../totp.ts";
+import { completeInvite, createUser } from "../users.ts";
 
 export const PASSWORD = "a long enough password";
 
@@ -45,8 +45,7 @@ export async function authFixture(config: Partial<AuthConfig> = {}, start = new 
     return secret;
   }
 
-  const auditEvents = async (type: string) =>
-    (await audit.search({ from: new Date(0), to: new Date(clock.now().getTime() + 1000), types: [type] })).events;
+  const auditEvents = async (type: string) => (await audit.search({ from: new Date(0), to: new Date(clock.now().getTime() + 1000), types: [type] })).events;
 
   return { clock, backend, audit, server, ctx, addUser, auditEvents, close: () => Promise.all([backend.close(), audit.close()]) };
 }

@@ -5,7 +5,7 @@ import { isJumpgateError } from "../../../api/errors.ts";
 import { generateEcdsaP256, generateEd25519, publicKeysEqual, sshPublicKeyLine } from "../keys.ts";
 import { mustNotCrash, mutate, prng } from "../test-helpers.ts";
 import { str, u32 } from "../wire.ts";
-import { FOREVER, encodeCertificateBody, formatCertificateLine, parseCertificate } from "./codec.ts";
+import { encodeCertificateBody, FOREVER, formatCertificateLine, parseCertificate } from "./codec.ts";
 import { readHostCertExtensions, readUserCertExtensions } from "./extensions.ts";
 import { signCertificate, signHostCertificate, signUserCertificate } from "./sign.ts";
 
@@ -54,14 +54,10 @@ describe("ssh certificate codec", () => {
         assert.deepEqual(again.principals, ["root", "alice"]);
         assert.equal(again.validAfter.toISOString(), "2026-03-01T11:59:00.000Z");
         assert.equal(again.validBefore.toISOString(), "2026-03-01T13:00:00.000Z");
-        assert.deepEqual([...again.extensions.keys()], [
-          "jumpgate-active-requests",
-          "jumpgate-roles",
-          "jumpgate-route-to-cluster",
-          "jumpgate-traits",
-          "permit-agent-forwarding",
-          "permit-pty",
-        ]);
+        assert.deepEqual(
+          [...again.extensions.keys()],
+          ["jumpgate-active-requests", "jumpgate-roles", "jumpgate-route-to-cluster", "jumpgate-traits", "permit-agent-forwarding", "permit-pty"],
+        );
         assert.deepEqual([...again.criticalOptions], [["source-address", "127.0.0.1,10.0.0.0/8"]]);
         assert.deepEqual(encodeCertificateBody(again), again.signedData);
         assert.deepEqual(again.blob, cert.blob);

@@ -13,16 +13,16 @@
 import type { KeyObject } from "node:crypto";
 import { badParameter } from "../../../api/errors.ts";
 import {
-  type SshKeyAlgorithm,
   isSshKeyAlgorithm,
   parseSshPublicKeyBlob,
   readPublicKeyFields,
+  type SshKeyAlgorithm,
   splitSshLine,
   sshKeyAlgorithm,
   sshPublicKeyBlob,
   writePublicKeyFields,
 } from "../keys.ts";
-import { WireReader, str, u32, u64 } from "../wire.ts";
+import { str, u32, u64, WireReader } from "../wire.ts";
 
 export type SshCertAlgorithm = "ssh-ed25519-cert-v01@openssh.com" | "ecdsa-sha2-nistp256-cert-v01@openssh.com";
 export type SshCertType = "user" | "host";

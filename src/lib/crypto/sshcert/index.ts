@@ -1,13 +1,13 @@
 /** OpenSSH certificates: encode, parse, sign, verify. */
 export {
-  FOREVER,
-  type SshCertAlgorithm,
-  type SshCertType,
-  type SshCertificate,
-  type SshCertificateBody,
   encodeCertificateBody,
+  FOREVER,
   formatCertificateLine,
   parseCertificate,
+  type SshCertAlgorithm,
+  type SshCertificate,
+  type SshCertificateBody,
+  type SshCertType,
 } from "./codec.ts";
 export {
   EXT_ACTIVE_REQUESTS,
@@ -20,22 +20,22 @@ export {
   EXT_ROLES,
   EXT_ROUTE_TO_CLUSTER,
   EXT_TRAITS,
-  OPT_SOURCE_ADDRESS,
   type HostCertExtensions,
-  type UserCertExtensions,
+  OPT_SOURCE_ADDRESS,
   readHostCertExtensions,
   readUserCertExtensions,
+  type UserCertExtensions,
 } from "./extensions.ts";
 export { knownHostsCaLine, trustedUserCaKeysLine } from "./lines.ts";
 export {
   BACKDATE_MS,
   type HostCertificateRequest,
   type SubjectKey,
-  type UserCertificateRequest,
   signCertificate,
   signHostCertificate,
   signSshData,
   signUserCertificate,
+  type UserCertificateRequest,
 } from "./sign.ts";
 export { sourceAddressAllowed } from "./source-address.ts";
 export { type VerifyCertificateOptions, verifyCertificate, verifySshSignature } from "./verify.ts";

@@ -4,10 +4,10 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { FakeClock, systemClock } from "../../../api/clock.ts";
-import { type KeyPair, generateEcdsaP256, generateEd25519, parseSshPublicKey, publicKeysEqual, sshFingerprint, sshPublicKeyLine } from "../keys.ts";
+import { generateEcdsaP256, generateEd25519, type KeyPair, parseSshPublicKey, publicKeysEqual, sshFingerprint, sshPublicKeyLine } from "../keys.ts";
 import { runOk, tempDir } from "../test-helpers.ts";
 import { str } from "../wire.ts";
-import { type SshCertificate, formatCertificateLine } from "./codec.ts";
+import { formatCertificateLine, type SshCertificate } from "./codec.ts";
 import { knownHostsCaLine, trustedUserCaKeysLine } from "./lines.ts";
 import { signHostCertificate, signUserCertificate } from "./sign.ts";
 import { verifyCertificate } from "./verify.ts";
@@ -64,7 +64,12 @@ describe("ssh-keygen reads our certificates", () => {
         assert.ok(out.includes("Valid: from 2026-03-01T11:59:00 to 2026-03-02T00:00:00"));
         assert.match(out, /Principals: \n\s+root\n\s+alice\n/);
         assert.match(out, /Critical Options: \n\s+source-address 127.0.0.1\/32,10.0.0.0\/8\n/);
-        const ext = out.slice(out.indexOf("Extensions:")).split("\n").slice(1).map((l) => l.trim()).filter(Boolean);
+        const ext = out
+          .slice(out.indexOf("Extensions:"))
+          .split("\n")
+          .slice(1)
+          .map((l) => l.trim())
+          .filter(Boolean);
         assert.deepEqual(ext, [
           `jumpgate-active-requests ${unknownOption('["9f0c"]')}`,
           `jumpgate-roles ${unknownOption('["access","editor"]')}`,

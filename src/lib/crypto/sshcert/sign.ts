@@ -5,16 +5,9 @@
 import crypto, { type KeyObject } from "node:crypto";
 import type { Clock } from "../../../api/clock.ts";
 import { badParameter } from "../../../api/errors.ts";
-import { SSH_ED25519, parseSshPublicKey, sshKeyAlgorithm, toPublicKey } from "../keys.ts";
+import { parseSshPublicKey, SSH_ED25519, sshKeyAlgorithm, toPublicKey } from "../keys.ts";
 import { mpint, str } from "../wire.ts";
-import {
-  type SshCertificate,
-  type SshCertificateBody,
-  appendSignature,
-  dateToSeconds,
-  encodeCertificateBody,
-  parseCertificateBlob,
-} from "./codec.ts";
+import { appendSignature, dateToSeconds, encodeCertificateBody, parseCertificateBlob, type SshCertificate, type SshCertificateBody } from "./codec.ts";
 import {
   EXT_ACTIVE_REQUESTS,
   EXT_AUTHORITY,

@@ -7,12 +7,12 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { FakeClock, systemClock } from "../../../api/clock.ts";
-import { type KeyPair, generateEcdsaP256, generateEd25519, sshPublicKeyLine } from "../keys.ts";
+import { generateEcdsaP256, generateEd25519, type KeyPair, sshPublicKeyLine } from "../keys.ts";
 import { writeOpenSshPrivateKey } from "../openssh-key.ts";
-import { type Sshd, runAsync, startSshd, tempDir, writeSecret } from "../test-helpers.ts";
+import { runAsync, type Sshd, startSshd, tempDir, writeSecret } from "../test-helpers.ts";
 import { formatCertificateLine } from "./codec.ts";
 import { knownHostsCaLine, trustedUserCaKeysLine } from "./lines.ts";
-import { type UserCertificateRequest, signHostCertificate, signUserCertificate } from "./sign.ts";
+import { signHostCertificate, signUserCertificate, type UserCertificateRequest } from "./sign.ts";
 
 const tmp = tempDir();
 const userCa = generateEd25519();
@@ -81,9 +81,26 @@ async function login(over: Partial<UserCertificateRequest> = {}, key: KeyPair = 
   const logBefore = sshd.log().length;
   const hostChecks = extraSsh.length > 0 ? extraSsh : ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"];
   const r = await runAsync("ssh", [
-    "-F", "none", "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "ConnectTimeout=10", "-o", "LogLevel=ERROR",
+    "-F",
+    "none",
+    "-o",
+    "BatchMode=yes",
+    "-o",
+    "IdentitiesOnly=yes",
+    "-o",
+    "ConnectTimeout=10",
+    "-o",
+    "LogLevel=ERROR",
     ...hostChecks,
-    "-i", base, "-o", `CertificateFile=${base}-cert.pub`, "-p", String(sshd.port), "root@127.0.0.1", "echo", "ok",
+    "-i",
+    base,
+    "-o",
+    `CertificateFile=${base}-cert.pub`,
+    "-p",
+    String(sshd.port),
+    "root@127.0.0.1",
+    "echo",
+    "ok",
   ]);
   await new Promise((resolve) => setTimeout(resolve, 50)); // let sshd's log catch up
   return { ...r, sshdLog: sshd.log().slice(logBefore) };
@@ -138,11 +155,24 @@ describe("sshd accepts our certificates", { timeout: 60_000 }, () => {
 
     const otherCa = join(tmp.dir, "known_hosts_other");
     writeFileSync(otherCa, `${knownHostsCaLine(generateEd25519().publicKey, cluster)}\n`);
-    refused(await login({}, generateEd25519(), ["-o", "StrictHostKeyChecking=yes", "-o", `UserKnownHostsFile=${otherCa}`, "-o", `HostKeyAlias=${hostId}.${cluster}`]), /Host key verification failed/);
+    refused(
+      await login({}, generateEd25519(), ["-o", "StrictHostKeyChecking=yes", "-o", `UserKnownHostsFile=${otherCa}`, "-o", `HostKeyAlias=${hostId}.${cluster}`]),
+      /Host key verification failed/,
+    );
 
     // a plain host key line for a different key must not be accepted either
     const wrongKey = join(tmp.dir, "known_hosts_wrong");
     writeFileSync(wrongKey, `${hostId}.${cluster} ${sshPublicKeyLine(generateEd25519().publicKey)}\n`);
-    refused(await login({}, generateEd25519(), ["-o", "StrictHostKeyChecking=yes", "-o", `UserKnownHostsFile=${wrongKey}`, "-o", `HostKeyAlias=${hostId}.${cluster}`]), /Host key verification failed/);
+    refused(
+      await login({}, generateEd25519(), [
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        `UserKnownHostsFile=${wrongKey}`,
+        "-o",
+        `HostKeyAlias=${hostId}.${cluster}`,
+      ]),
+      /Host key verification failed/,
+    );
   });
 });

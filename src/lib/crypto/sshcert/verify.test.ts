@@ -5,8 +5,8 @@ import { FakeClock } from "../../../api/clock.ts";
 import { isJumpgateError } from "../../../api/errors.ts";
 import { generateEcdsaP256, generateEd25519 } from "../keys.ts";
 import { mpint, str } from "../wire.ts";
-import { type SshCertificate, parseCertificate } from "./codec.ts";
-import { type UserCertificateRequest, signCertificate, signSshData, signUserCertificate } from "./sign.ts";
+import { parseCertificate, type SshCertificate } from "./codec.ts";
+import { signCertificate, signSshData, signUserCertificate, type UserCertificateRequest } from "./sign.ts";
 import { verifyCertificate, verifySshSignature } from "./verify.ts";
 
 const start = new Date("2026-03-01T12:00:00Z");
@@ -51,7 +51,10 @@ describe("verifyCertificate", () => {
   });
 
   it("refuses an unknown authority", () => {
-    assert.throws(() => verifyCertificate(issue(), opts({ trustedCaKeys: [generateEd25519().publicKey] })), denied(/^certificate signed by an unknown authority$/));
+    assert.throws(
+      () => verifyCertificate(issue(), opts({ trustedCaKeys: [generateEd25519().publicKey] })),
+      denied(/^certificate signed by an unknown authority$/),
+    );
   });
 
   it("refuses a tampered certificate", () => {
@@ -96,7 +99,10 @@ describe("verifyCertificate", () => {
   });
 
   it("reports unparseable input as badParameter", () => {
-    assert.throws(() => verifyCertificate(Buffer.from("junk"), opts()), (e) => isJumpgateError(e, "bad-parameter"));
+    assert.throws(
+      () => verifyCertificate(Buffer.from("junk"), opts()),
+      (e) => isJumpgateError(e, "bad-parameter"),
+    );
   });
 });
 

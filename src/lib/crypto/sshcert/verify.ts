@@ -6,9 +6,9 @@
 import crypto, { type KeyObject } from "node:crypto";
 import type { Clock } from "../../../api/clock.ts";
 import { accessDenied } from "../../../api/errors.ts";
-import { SSH_ED25519, publicKeysEqual, sshKeyAlgorithm } from "../keys.ts";
-import { WireReader, padTo } from "../wire.ts";
-import { type SshCertType, type SshCertificate, parseCertificate } from "./codec.ts";
+import { publicKeysEqual, SSH_ED25519, sshKeyAlgorithm } from "../keys.ts";
+import { padTo, WireReader } from "../wire.ts";
+import { parseCertificate, type SshCertificate, type SshCertType } from "./codec.ts";
 import { OPT_SOURCE_ADDRESS } from "./extensions.ts";
 import { sourceAddressAllowed } from "./source-address.ts";
 

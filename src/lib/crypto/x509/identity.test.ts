@@ -6,7 +6,7 @@ import { isJumpgateError } from "../../../api/errors.ts";
 import { generateEcdsaP256 } from "../keys.ts";
 import { mustNotCrash, mutate, prng } from "../test-helpers.ts";
 import { createCa } from "./ca.ts";
-import { IDENTITY_OID, type Identity, decodeIdentity, decodeIdentityPayload, encodeIdentity } from "./identity.ts";
+import { decodeIdentity, decodeIdentityPayload, encodeIdentity, IDENTITY_OID, type Identity } from "./identity.ts";
 import { issueClientCertificate, issueServerCertificate } from "./issue.ts";
 
 const clock = new FakeClock(new Date("2026-03-01T12:00:00Z"));
@@ -50,7 +50,14 @@ const ca = await createCa({ commonName: "example", organization: "example user C
 
 describe("identity format", () => {
   it("round-trips a user identity through a client certificate (PEM, DER and Node X509Certificate)", async () => {
-    const pem = await issueClientCertificate({ caCert: ca.certPem, caKey: ca.privateKey, publicKey: generateEcdsaP256().publicKey, identity: user, ttlMs: 3600_000, clock });
+    const pem = await issueClientCertificate({
+      caCert: ca.certPem,
+      caKey: ca.privateKey,
+      publicKey: generateEcdsaP256().publicKey,
+      identity: user,
+      ttlMs: 3600_000,
+      clock,
+    });
     const nodeCert = new crypto.X509Certificate(pem);
     for (const form of [pem, nodeCert.raw, nodeCert]) {
       const got = decodeIdentity(form);
@@ -77,15 +84,29 @@ describe("identity format", () => {
 
   it("keeps names with DN metacharacters literally (no RFC 4514 unescaping, no #hex)", async () => {
     const odd: Identity = { ...user, username: ' #a,b=c+d"<>;\\ ', roles: ["#3000", '"q"', "r+2"], logins: ["l=1", "\\0a", "日本"] };
-    const pem = await issueClientCertificate({ caCert: ca.certPem, caKey: ca.privateKey, publicKey: generateEcdsaP256().publicKey, identity: odd, ttlMs: 3600_000, clock });
+    const pem = await issueClientCertificate({
+      caCert: ca.certPem,
+      caKey: ca.privateKey,
+      publicKey: generateEcdsaP256().publicKey,
+      identity: odd,
+      ttlMs: 3600_000,
+      clock,
+    });
     const got = decodeIdentity(pem);
     assert.equal(got.username, odd.username);
     assert.deepEqual(got.roles, odd.roles);
     assert.deepEqual(got.logins, odd.logins);
   });
 
-    it("takes expires from the certificate's notAfter", async () => {
-    const pem = await issueClientCertificate({ caCert: ca.certPem, caKey: ca.privateKey, publicKey: generateEcdsaP256().publicKey, identity: { ...user, expires: new Date("2030-01-01T00:00:00Z") }, ttlMs: 60_000, clock });
+  it("takes expires from the certificate's notAfter", async () => {
+    const pem = await issueClientCertificate({
+      caCert: ca.certPem,
+      caKey: ca.privateKey,
+      publicKey: generateEcdsaP256().publicKey,
+      identity: { ...user, expires: new Date("2030-01-01T00:00:00Z") },
+      ttlMs: 60_000,
+      clock,
+    });
     assert.equal(decodeIdentity(pem).expires.toISOString(), "2026-03-01T12:01:00.000Z");
   });
 
@@ -108,7 +129,16 @@ describe("identity format", () => {
       assert.throws(() => decodeIdentity(g), bad);
     }
     assert.throws(() => decodeIdentity(ca.certPem), /carries no Jumpgate identity/);
-    const plain = await issueServerCertificate({ caCert: ca.certPem, caKey: ca.privateKey, publicKey: generateEcdsaP256().publicKey, commonName: "x", dnsNames: [], ipAddresses: [], ttlMs: 1000, clock });
+    const plain = await issueServerCertificate({
+      caCert: ca.certPem,
+      caKey: ca.privateKey,
+      publicKey: generateEcdsaP256().publicKey,
+      commonName: "x",
+      dnsNames: [],
+      ipAddresses: [],
+      ttlMs: 1000,
+      clock,
+    });
     assert.throws(() => decodeIdentity(plain), /carries no Jumpgate identity/);
   });
 
@@ -119,7 +149,16 @@ describe("identity format", () => {
     };
     const good = JSON.parse(encodeIdentity(user).extension.value.subarray(4).toString()) as Record<string, unknown>;
     assert.equal(decodeIdentityPayload(utf8(JSON.stringify({ ...good, future: 1 }))).kind, "user");
-    for (const changed of [{ v: 2 }, { kind: "root" }, { traits: { a: "b" } }, { traits: [] }, { expires: "tomorrow" }, { activeRequests: [1] }, { routeToDatabase: { serviceName: "x" } }, { mfaVerified: "yes" }]) {
+    for (const changed of [
+      { v: 2 },
+      { kind: "root" },
+      { traits: { a: "b" } },
+      { traits: [] },
+      { expires: "tomorrow" },
+      { activeRequests: [1] },
+      { routeToDatabase: { serviceName: "x" } },
+      { mfaVerified: "yes" },
+    ]) {
       assert.throws(() => decodeIdentityPayload(utf8(JSON.stringify({ ...good, ...changed }))), bad, JSON.stringify(changed));
     }
     assert.throws(() => decodeIdentityPayload(utf8("{not json")), /not JSON/);
@@ -129,7 +168,14 @@ describe("identity format", () => {
 
   it("fuzz: mutated certificates and payloads never crash the decoder", async () => {
     const rnd = prng(1234);
-    const pem = await issueClientCertificate({ caCert: ca.certPem, caKey: ca.privateKey, publicKey: generateEcdsaP256().publicKey, identity: user, ttlMs: 3600_000, clock });
+    const pem = await issueClientCertificate({
+      caCert: ca.certPem,
+      caKey: ca.privateKey,
+      publicKey: generateEcdsaP256().publicKey,
+      identity: user,
+      ttlMs: 3600_000,
+      clock,
+    });
     const der = new crypto.X509Certificate(pem).raw;
     const payload = encodeIdentity(user).extension.value;
     const payloadAt = der.indexOf(payload.subarray(0, 40));
@@ -143,7 +189,7 @@ describe("identity format", () => {
         // mutate inside the JSON so that the certificate still parses and the payload validation runs
         const m = Buffer.from(der);
         const pos = payloadAt + 4 + Math.floor(rnd() * (payload.length - 4));
-        m[pos] = " {}[]\",:0a\\"[Math.floor(rnd() * 11)]?.charCodeAt(0) ?? 0;
+        m[pos] = ' {}[]",:0a\\'[Math.floor(rnd() * 11)]?.charCodeAt(0) ?? 0;
         input = m;
       } else {
         for (let n = 1 + Math.floor(rnd() * 2); n > 0; n--) input = mutate(input, rnd);

@@ -66,11 +66,7 @@ const list = z.array(text).max(4096);
 
 /** A map of trait name to values; checked by hand because z.record drops a "__proto__" key. */
 const traitsSchema = z.custom<Record<string, string[]>>(
-  (v) =>
-    typeof v === "object" &&
-    v !== null &&
-    !Array.isArray(v) &&
-    Object.entries(v).every(([k, vals]) => k.length <= 4096 && list.safeParse(vals).success),
+  (v) => typeof v === "object" && v !== null && !Array.isArray(v) && Object.entries(v).every(([k, vals]) => k.length <= 4096 && list.safeParse(vals).success),
   { message: "want a map of string lists" },
 );
 
@@ -107,7 +103,14 @@ export interface EncodedIdentity {
 function derUtf8String(s: string): Buffer {
   const body = Buffer.from(s, "utf8");
   const n = body.length;
-  const len = n < 0x80 ? Buffer.from([n]) : n < 0x100 ? Buffer.from([0x81, n]) : n < 0x10000 ? Buffer.from([0x82, n >> 8, n & 0xff]) : Buffer.from([0x83, n >> 16, (n >> 8) & 0xff, n & 0xff]);
+  const len =
+    n < 0x80
+      ? Buffer.from([n])
+      : n < 0x100
+        ? Buffer.from([0x81, n])
+        : n < 0x10000
+          ? Buffer.from([0x82, n >> 8, n & 0xff])
+          : Buffer.from([0x83, n >> 16, (n >> 8) & 0xff, n & 0xff]);
   return Buffer.concat([Buffer.from([0x0c]), len, body]);
 }
 

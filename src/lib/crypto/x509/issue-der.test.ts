@@ -11,9 +11,9 @@ import { describe, it } from "node:test";
 import { FakeClock } from "../../../api/clock.ts";
 import { isJumpgateError } from "../../../api/errors.ts";
 import { generateEcdsaP256, generateEd25519 } from "../keys.ts";
-import { X509_BACKDATE_MS, createCa } from "./ca.ts";
+import { createCa, X509_BACKDATE_MS } from "./ca.ts";
 import * as der from "./der.ts";
-import { type Identity, encodeIdentity } from "./identity.ts";
+import { encodeIdentity, type Identity } from "./identity.ts";
 import { issueClientCertificate, issueServerCertificate } from "./issue.ts";
 import { spki, toName, toSigningKey, toX509, x509 } from "./provider.ts";
 
@@ -128,7 +128,18 @@ describe("hand-written DER matches @peculiar/x509", async () => {
     const hostId = "0c1d2e3f-4a5b-6c7d-8e9f-a0b1c2d3e4f5";
     const host: Identity = { ...user, kind: "host", username: hostId, hostId, nodeName: "web-1", roles: [], logins: [], systemRoles: ["node", "proxy"] };
     const withId = await issueServerCertificate({ ...req, commonName: hostId, dnsNames: dns, ipAddresses: [], identity: host });
-    same(withId, await reference(req, toX509(withId).serialNumber, [], host, usages, dns.map((value) => ({ type: "dns" as const, value }))), ecCa.publicKey);
+    same(
+      withId,
+      await reference(
+        req,
+        toX509(withId).serialNumber,
+        [],
+        host,
+        usages,
+        dns.map((value) => ({ type: "dns" as const, value })),
+      ),
+      ecCa.publicKey,
+    );
     // Embedded IPv4 in IPv6 (the old library could not write these at all).
     const mapped = await issueServerCertificate({ ...req, commonName: "m", dnsNames: [], ipAddresses: ["::ffff:192.0.2.1", "64:ff9b::10.1.2.3"] });
     assert.match(new crypto.X509Certificate(mapped).subjectAltName ?? "", /IP Address:0:0:0:0:0:FFFF:C000:201, IP Address:64:FF9B:0:0:0:0:A01:203/);
@@ -149,7 +160,11 @@ describe("hand-written DER matches @peculiar/x509", async () => {
   it("refuses IP addresses that are not addresses", async () => {
     const req = { caCert: ecCa.certPem, caKey: ecCa.privateKey, publicKey: generateEcdsaP256().publicKey, ttlMs: 1000, clock, commonName: "x", dnsNames: [] };
     for (const ip of ["fe80::1%eth0", "1.2.3", "::g"]) {
-      await assert.rejects(async () => issueServerCertificate({ ...req, ipAddresses: [ip] }), (e) => isJumpgateError(e, "bad-parameter"), ip);
+      await assert.rejects(
+        async () => issueServerCertificate({ ...req, ipAddresses: [ip] }),
+        (e) => isJumpgateError(e, "bad-parameter"),
+        ip,
+      );
     }
     assert.ok(net.isIPv6("fe80::1%eth0"));
   });
@@ -163,7 +178,10 @@ describe("DER helpers", () => {
     assert.equal(der.oid("1.2.840.10045.4.3.2").toString("hex"), "06082a8648ce3d040302");
     assert.equal(der.oid("1.3.6.1.4.1.59999.1.1").toString("hex"), "060a2b0601040183d45f0101");
     assert.equal(der.oid("2.999.3").toString("hex"), "0603883703");
-    assert.throws(() => der.oid("1.40"), (e) => isJumpgateError(e, "bad-parameter"));
+    assert.throws(
+      () => der.oid("1.40"),
+      (e) => isJumpgateError(e, "bad-parameter"),
+    );
     assert.equal(der.tlv(0x04, Buffer.alloc(200)).subarray(0, 3).toString("hex"), "0481c8");
     assert.equal(der.tlv(0x04, Buffer.alloc(300)).subarray(0, 4).toString("hex"), "0482012c");
     assert.equal(der.time(new Date("2026-03-01T12:00:00.999Z")).toString("latin1").slice(2), "260301120000Z");
@@ -179,6 +197,10 @@ describe("DER helpers", () => {
     assert.equal(top.end, v.length);
     assert.equal(a?.tag, 0x0c);
     assert.equal(b && der.contents(v, b).length, 130);
-    for (let n = 0; n < v.length; n++) assert.throws(() => der.children(v.subarray(0, n), der.readTlv(v.subarray(0, n), 0)), (e) => isJumpgateError(e, "bad-parameter"));
+    for (let n = 0; n < v.length; n++)
+      assert.throws(
+        () => der.children(v.subarray(0, n), der.readTlv(v.subarray(0, n), 0)),
+        (e) => isJumpgateError(e, "bad-parameter"),
+      );
   });
 });

@@ -11,7 +11,7 @@ import { isJumpgateError } from "../../../api/errors.ts";
 import { generateEcdsaP256, generateEd25519, privateKeyToPem } from "../keys.ts";
 import { run, runOk, tempDir } from "../test-helpers.ts";
 import { certFingerprint, createCa, verifyChain } from "./ca.ts";
-import { type Identity, decodeIdentity } from "./identity.ts";
+import { decodeIdentity, type Identity } from "./identity.ts";
 import { issueClientCertificate, issueServerCertificate } from "./issue.ts";
 
 const tmp = tempDir();
@@ -56,7 +56,14 @@ interface Leaf {
 
 async function client(ca = userCa, c = clock, ttlMs = 3600_000, name = "alice"): Promise<Leaf> {
   const pair = generateEcdsaP256();
-  const pem = await issueClientCertificate({ caCert: ca.certPem, caKey: ca.privateKey, publicKey: pair.publicKey, identity: userIdentity(name), ttlMs, clock: c });
+  const pem = await issueClientCertificate({
+    caCert: ca.certPem,
+    caKey: ca.privateKey,
+    publicKey: pair.publicKey,
+    identity: userIdentity(name),
+    ttlMs,
+    clock: c,
+  });
   return { pem, key: pair.privateKey };
 }
 
@@ -115,7 +122,10 @@ describe("X.509 certificates and OpenSSL", () => {
     assert.throws(() => verifyChain(c.pem, [], clock), denied(/unknown authority/));
     assert.throws(() => verifyChain(c.pem, [userCa.certPem], new FakeClock(new Date(clock.now().getTime() + 2 * 3600_000))), denied(/^certificate expired at/));
     assert.throws(() => verifyChain(c.pem, [userCa.certPem], new FakeClock(new Date(clock.now().getTime() - 120_000))), denied(/not valid before/));
-    assert.throws(() => verifyChain("garbage", [userCa.certPem], clock), (e) => isJumpgateError(e, "bad-parameter"));
+    assert.throws(
+      () => verifyChain("garbage", [userCa.certPem], clock),
+      (e) => isJumpgateError(e, "bad-parameter"),
+    );
   });
 
   it("fingerprints as SHA-256 hex of the DER", async () => {
@@ -127,16 +137,39 @@ describe("X.509 certificates and OpenSSL", () => {
 
   it("issues from an Ed25519 CA key too, and refuses a key that does not match the CA", async () => {
     const ed = await createCa({ commonName: "ed", organization: "ed", clock, privateKey: generateEd25519().privateKey });
-    const leaf = await issueClientCertificate({ caCert: ed.certPem, caKey: ed.privateKey, publicKey: generateEcdsaP256().publicKey, identity: userIdentity("bob"), ttlMs: 60_000, clock });
+    const leaf = await issueClientCertificate({
+      caCert: ed.certPem,
+      caKey: ed.privateKey,
+      publicKey: generateEcdsaP256().publicKey,
+      identity: userIdentity("bob"),
+      ttlMs: 60_000,
+      clock,
+    });
     assert.match(runOk("openssl", ["verify", "-CAfile", file("ed-ca.pem", ed.certPem), file("ed-leaf.pem", leaf)]), /OK/);
     verifyChain(leaf, [ed.certPem], clock);
     await assert.rejects(
-      issueClientCertificate({ caCert: userCa.certPem, caKey: hostCa.privateKey, publicKey: generateEcdsaP256().publicKey, identity: userIdentity("a"), ttlMs: 1000, clock }),
+      issueClientCertificate({
+        caCert: userCa.certPem,
+        caKey: hostCa.privateKey,
+        publicKey: generateEcdsaP256().publicKey,
+        identity: userIdentity("a"),
+        ttlMs: 1000,
+        clock,
+      }),
       (e) => isJumpgateError(e, "bad-parameter"),
     );
-    await assert.rejects(createCa({ commonName: "x", organization: "x", clock, privateKey: crypto.generateKeyPairSync("rsa", { modulusLength: 1024 }).privateKey }));
+    await assert.rejects(
+      createCa({ commonName: "x", organization: "x", clock, privateKey: crypto.generateKeyPairSync("rsa", { modulusLength: 1024 }).privateKey }),
+    );
     // an Ed25519 subject key is fine with an ECDSA CA
-    const pem = await issueClientCertificate({ caCert: userCa.certPem, caKey: userCa.privateKey, publicKey: generateEd25519().publicKey, identity: userIdentity("ed"), ttlMs: 1000, clock });
+    const pem = await issueClientCertificate({
+      caCert: userCa.certPem,
+      caKey: userCa.privateKey,
+      publicKey: generateEd25519().publicKey,
+      identity: userIdentity("ed"),
+      ttlMs: 1000,
+      clock,
+    });
     assert.equal(decodeIdentity(pem).username, "ed");
   });
 });
@@ -169,7 +202,14 @@ async function mtls(serverLeaf: Leaf, serverTrusts: string[], clientLeaf: Leaf, 
   const port = (srv.address() as AddressInfo).port;
   try {
     return await new Promise<Outcome>((resolve) => {
-      const sock = tls.connect({ host: "127.0.0.1", port, servername: "localhost", key: privateKeyToPem(clientLeaf.key), cert: clientLeaf.pem, ca: [hostCa.certPem] });
+      const sock = tls.connect({
+        host: "127.0.0.1",
+        port,
+        servername: "localhost",
+        key: privateKeyToPem(clientLeaf.key),
+        cert: clientLeaf.pem,
+        ca: [hostCa.certPem],
+      });
       let data = "";
       const done = (clientError?: string) => {
         const base = { serverSawAuthorized, clientAuthorized: sock.authorized };
@@ -193,7 +233,17 @@ describe("Node TLS with mutual authentication", () => {
     const s = await server();
     const c = await (async () => {
       const pair = generateEcdsaP256();
-      return { pem: await issueClientCertificate({ caCert: userCa.certPem, caKey: userCa.privateKey, publicKey: pair.publicKey, identity: userIdentity("alice"), ttlMs: 3600_000, clock: systemClock }), key: pair.privateKey };
+      return {
+        pem: await issueClientCertificate({
+          caCert: userCa.certPem,
+          caKey: userCa.privateKey,
+          publicKey: pair.publicKey,
+          identity: userIdentity("alice"),
+          ttlMs: 3600_000,
+          clock: systemClock,
+        }),
+        key: pair.privateKey,
+      };
     })();
     const r = await mtls(s, [userCa.certPem, hostCa.certPem], c);
     assert.equal(r.clientError, undefined);

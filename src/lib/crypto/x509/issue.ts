@@ -8,8 +8,8 @@ import net from "node:net";
 import type { Clock } from "../../../api/clock.ts";
 import { badParameter } from "../../../api/errors.ts";
 import { X509_BACKDATE_MS } from "./ca.ts";
-import { type Identity, encodeIdentity } from "./identity.ts";
 import * as der from "./der.ts";
+import { encodeIdentity, type Identity } from "./identity.ts";
 import { spki, toX509, x509 } from "./provider.ts";
 import { SubjectPublicKey } from "./pubkey.ts";
 
@@ -83,7 +83,10 @@ function keyIdentifier(spkiBytes: Buffer): Buffer {
   const top = der.readTlv(spkiBytes, 0);
   const bits = der.children(spkiBytes, top)[1];
   if (top.tag !== 0x30 || bits?.tag !== 0x03 || bits.end - bits.body < 1) throw badParameter("malformed public key");
-  return crypto.createHash("sha1").update(spkiBytes.subarray(bits.body + 1, bits.end)).digest();
+  return crypto
+    .createHash("sha1")
+    .update(spkiBytes.subarray(bits.body + 1, bits.end))
+    .digest();
 }
 
 const OID_BASIC_CONSTRAINTS = "2.5.29.19";

@@ -44,6 +44,9 @@ describe("VerifiedIdentityCache", () => {
     cache.verify(pem, [userCa.certPem], clock);
     clock.advance(2 * 3600_000);
     assert.throws(() => cache.verify(pem, [userCa.certPem], clock), denied(/^certificate expired at/));
-    assert.throws(() => cache.verify("garbage", [userCa.certPem], clock), (e) => isJumpgateError(e, "bad-parameter"));
+    assert.throws(
+      () => cache.verify("garbage", [userCa.certPem], clock),
+      (e) => isJumpgateError(e, "bad-parameter"),
+    );
   });
 });

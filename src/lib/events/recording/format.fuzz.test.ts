@@ -6,15 +6,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { isJumpgateError } from "../../../api/errors.ts";
-import {
-  encodeEvent,
-  encodeHeader,
-  headerFor,
-  OutputDecoder,
-  type RecordingEvent,
-  type RecordingItem,
-  RecordingParser,
-} from "./format.ts";
+import { encodeEvent, encodeHeader, headerFor, OutputDecoder, type RecordingEvent, type RecordingItem, RecordingParser } from "./format.ts";
 import { sessionMeta } from "./testkit.test-helpers.ts";
 
 /** A small seeded PRNG (mulberry32), so a failure can be replayed from its seed. */
@@ -150,9 +142,7 @@ test("fuzz: random bytes and random token soup never crash the reader", () => {
   for (let i = 0; i < 3000; i++) {
     const len = r.int(400);
     const bytes =
-      i % 2 === 0
-        ? Buffer.from(Array.from({ length: len }, () => r.int(256)))
-        : Buffer.from(Array.from({ length: r.int(60) }, () => r.pick(TOKENS)).join(""));
+      i % 2 === 0 ? Buffer.from(Array.from({ length: len }, () => r.int(256))) : Buffer.from(Array.from({ length: r.int(60) }, () => r.pick(TOKENS)).join(""));
     const a = run(r, bytes, 300);
     assert.deepEqual(a, run(r, bytes, 300));
   }

@@ -324,10 +324,7 @@ export class RecordingParser {
 }
 
 /** Reads a whole recording from a stream of byte chunks, yielding its items in order. */
-export async function* parseRecording(
-  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
-  o: ParserOptions = {},
-): AsyncGenerator<RecordingItem> {
+export async function* parseRecording(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, o: ParserOptions = {}): AsyncGenerator<RecordingItem> {
   const parser = new RecordingParser(o);
   for await (const chunk of chunks) yield* parser.push(chunk);
   yield* parser.end();

@@ -36,8 +36,8 @@ export {
 export {
   createSpoolRecorderFactory,
   type RecorderFactory,
-  type SessionRecorder,
   SESSION_ID_PATTERN,
+  type SessionRecorder,
   type SpoolListener,
   type SpoolRecorderOptions,
 } from "./recorder.ts";

@@ -110,9 +110,7 @@ class SpoolRecorder implements SessionRecorder {
       this.text(this.decoder.end());
       // Count what the end line itself may not fit in, too.
       const dropped = this.writer.droppedBytes;
-      this.writer.append(
-        encodeEvent({ type: "end", time: this.now(), reason: "end", extra: dropped > 0 ? { dropped_bytes: dropped } : {} }),
-      );
+      this.writer.append(encodeEvent({ type: "end", time: this.now(), reason: "end", extra: dropped > 0 ? { dropped_bytes: dropped } : {} }));
       await this.writer.close();
       if (this.writer.droppedBytes > 0) {
         this.o.log?.warn({ session_id: id, dropped_bytes: this.writer.droppedBytes }, "session recording lost output");

@@ -97,7 +97,10 @@ test("a chatty session is never slowed down: output returns at once and memory s
 
 test("session IDs must be UUIDs (they name files)", (t) => {
   const rec = createSpoolRecorderFactory({ dir: tempDir(t), clock: new FakeClock(START), uploader: listener().l });
-  assert.throws(() => rec(sessionMeta(START, { sessionId: "../../etc/passwd" })), (e: unknown) => isJumpgateError(e, "bad-parameter"));
+  assert.throws(
+    () => rec(sessionMeta(START, { sessionId: "../../etc/passwd" })),
+    (e: unknown) => isJumpgateError(e, "bad-parameter"),
+  );
 });
 
 test("output is split into bounded events, and a cut character at the end is kept as U+FFFD", async (t) => {
@@ -147,7 +150,9 @@ test("seal: a file that already ends is left alone; a damaged last line is dropp
   const damaged = spoolFile(dir, '[1,"o","a"]\n[2,"o",\u0000\u0000]\n');
   await sealSpoolFile(damaged);
   assert.deepEqual(
-    items(damaged).slice(1).map((x) => x.type),
+    items(damaged)
+      .slice(1)
+      .map((x) => x.type),
     ["output", "end"],
   );
 });

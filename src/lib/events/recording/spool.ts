@@ -4,14 +4,7 @@
  */
 import { type FileHandle, open } from "node:fs/promises";
 import { performance } from "node:perf_hooks";
-import {
-  type EndReason,
-  encodeEvent,
-  MAX_LINE_BYTES,
-  parseEventLine,
-  parseHeaderLine,
-  type RecordingHeader,
-} from "./format.ts";
+import { type EndReason, encodeEvent, MAX_LINE_BYTES, parseEventLine, parseHeaderLine, type RecordingHeader } from "./format.ts";
 
 /** The logging the recorder and uploader need; a pino logger fits. */
 export interface RecordingLog {

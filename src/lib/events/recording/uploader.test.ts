@@ -10,7 +10,7 @@ import { FakeClock } from "../../../api/clock.ts";
 import { RecordingStore } from "../../auth/recordings.ts";
 import { type RecordingItem, RecordingParser } from "./format.ts";
 import { createSpoolRecorderFactory } from "./recorder.ts";
-import { type FlakyOptions, FakeStore, type StoreLike, sessionMeta, sleep, tempDir, testLog, uploadTo, waitFor } from "./testkit.test-helpers.ts";
+import { FakeStore, type FlakyOptions, type StoreLike, sessionMeta, sleep, tempDir, testLog, uploadTo, waitFor } from "./testkit.test-helpers.ts";
 import { RecordingUploader } from "./uploader.ts";
 
 /** The real store behind the same small interface. */

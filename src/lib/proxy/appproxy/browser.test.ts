@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { once } from "node:events";
-import https from "node:https";
 import type { IncomingMessage } from "node:http";
+import https from "node:https";
 import type { AddressInfo } from "node:net";
 import { Readable } from "node:stream";
 import { after, before, describe, test } from "node:test";
@@ -70,7 +70,10 @@ describe("browser access on an app's host", () => {
       (req, socket, head) => wss.handleUpgrade(req, socket, head, (ws) => ws.on("message", (m) => ws.send(`echo: ${String(m)}`))),
     );
     agent.serving.set("grafana", [{ hostId: "h1", app: "grafana" }]);
-    agent.serving.set("wiki", [{ hostId: "down", app: "wiki" }, { hostId: "h2", app: "wiki", publicAddr: "wiki.corp.test" }]);
+    agent.serving.set("wiki", [
+      { hostId: "down", app: "wiki" },
+      { hostId: "h2", app: "wiki", publicAddr: "wiki.corp.test" },
+    ]);
     handler = new AppWebHandler({
       proxyPublicAddr: PROXY,
       auth: fa.auth,
@@ -129,7 +132,11 @@ describe("browser access on an app's host", () => {
     assert.match(r.body, /this app session is for grafana\.localhost, not wiki\.corp\.test/);
     assert.equal(r.headers["set-cookie"], undefined);
     // The launch answer need not name the user.
-    assert.deepEqual(refusals.at(-1), { app: "wiki", clientAddr: refusals.at(-1)?.clientAddr, reason: "this app session is for grafana.localhost, not wiki.corp.test" });
+    assert.deepEqual(refusals.at(-1), {
+      app: "wiki",
+      clientAddr: refusals.at(-1)?.clientAddr,
+      reason: "this app session is for grafana.localhost, not wiki.corp.test",
+    });
   });
 
   test("Host must match the TLS server name (421); case and port do not matter", async () => {

@@ -16,7 +16,7 @@ import type { AppSession } from "../../../api/gen/jumpgate/v1/auth_pb.ts";
 import type { HeaderList } from "../../httpfwd/index.ts";
 import { appSessionCookie, clearedAppSessionCookie, readCookie, withoutCookie } from "./cookies.ts";
 import { type AppRefusal, type AppRoutes, noServiceMessage } from "./dialer.ts";
-import { ForwarderPool, type ForwarderLease } from "./forwarders.ts";
+import { type ForwarderLease, ForwarderPool } from "./forwarders.ts";
 import { appForHost, appOrigin, appSubdomain, hostMatchesSni, hostOf, launchUrl, safeAppPath } from "./hosts.ts";
 import { type Answer, page, redirect, sendAnswer, writeAnswer } from "./respond.ts";
 import { type AppSessionAuth, AppSessionCache } from "./sessions.ts";
@@ -142,7 +142,12 @@ export class AppWebHandler {
       if (isJumpgateError(e, "unauthenticated") || isJumpgateError(e, "not-found")) return relaunch(clearedAppSessionCookie());
       // Not a redirect: a session Auth refuses (a lock) would come straight back here.
       if (isJumpgateError(e, "access-denied")) {
-        return { answer: page(403, "Access denied", e.message, { link: { href: launchUrl(this.o.proxyPublicAddr, app, "/"), text: `Open ${app} again` }, setCookie: clearedAppSessionCookie() }) };
+        return {
+          answer: page(403, "Access denied", e.message, {
+            link: { href: launchUrl(this.o.proxyPublicAddr, app, "/"), text: `Open ${app} again` },
+            setCookie: clearedAppSessionCookie(),
+          }),
+        };
       }
       this.o.log.warn({ err: String(e) }, "app proxy: cannot check an app session");
       return { answer: page(502, "Cannot open this app", "the proxy cannot check your app session right now; try again") };

@@ -21,10 +21,7 @@ describe("jsh proxy app route (jumpgate-app)", () => {
   const refusals: AppRefusal[] = [];
   const locked = new Set<string>();
 
-  const userCert = async (
-    ca: CertificateAuthority,
-    o: { app?: string; user?: string; issuedAgoMs?: number; ttlMs?: number; kind?: "host" } = {},
-  ) => {
+  const userCert = async (ca: CertificateAuthority, o: { app?: string; user?: string; issuedAgoMs?: number; ttlMs?: number; kind?: "host" } = {}) => {
     const { publicKey, privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
     const identity: Identity = {
       kind: o.kind ?? "user",

@@ -15,9 +15,9 @@ import { appFromSni } from "../../../api/appwire.ts";
 import type { Clock } from "../../../api/clock.ts";
 import { isJumpgateError } from "../../../api/errors.ts";
 import { type Identity, VerifiedIdentityCache } from "../../crypto/index.ts";
+import { peerChainPem } from "../peerchain.ts";
 import { relay } from "../relay.ts";
 import { type AppRefusal, type AppRoutes, openAppStream } from "./dialer.ts";
-import { peerChainPem } from "../peerchain.ts";
 
 export interface AppTlsRouteOptions {
   /** User CA certificates (PEM): the trust anchors for client certificates. */

@@ -54,8 +54,5 @@ export async function openAppStream(routes: AppRoutes, header: AppConnHeader, lo
       log.debug({ hostId: srv.hostId, app: header.app, err: String(e) }, "app proxy: dial failed");
     }
   }
-  throw connectionProblem(
-    `cannot reach app ${header.app}: ${isJumpgateError(last) ? last.message : "no Application Service answered"}`,
-    last,
-  );
+  throw connectionProblem(`cannot reach app ${header.app}: ${isJumpgateError(last) ? last.message : "no Application Service answered"}`, last);
 }

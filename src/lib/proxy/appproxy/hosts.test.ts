@@ -21,11 +21,7 @@ describe("app hosts", () => {
   });
 
   test("an app is NAME one label below the proxy's host, or a configured public_addr", () => {
-    const pa = publicAddrIndex([
-      { name: "wiki", publicAddr: "Wiki.Corp.Test:8443" },
-      { name: "other", publicAddr: "wiki.corp.test" },
-      { name: "plain" },
-    ]);
+    const pa = publicAddrIndex([{ name: "wiki", publicAddr: "Wiki.Corp.Test:8443" }, { name: "other", publicAddr: "wiki.corp.test" }, { name: "plain" }]);
     assert.deepEqual([...pa], [["wiki.corp.test", "wiki"]], "first one wins; names normalised");
     const cases: [string, string, string | undefined][] = [
       ["grafana.proxy.example.com", "proxy.example.com:3080", "grafana"],

@@ -3,7 +3,7 @@
  * a redirect, written to a response, or raw to the socket of an upgrade
  * request (a WebSocket that cannot be let through).
  */
-import { STATUS_CODES, type ServerResponse } from "node:http";
+import { type ServerResponse, STATUS_CODES } from "node:http";
 import type { Duplex } from "node:stream";
 import { errorPage, sendErrorPage } from "../../httpfwd/index.ts";
 

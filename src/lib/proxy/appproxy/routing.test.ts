@@ -32,13 +32,16 @@ describe("the proxy's one port routes app hosts and app ALPN protocols", () => {
   const get = (sni: string) =>
     new Promise<{ status: number; body: string }>((resolve, reject) => {
       https
-        .get({ host: "127.0.0.1", port: proxy.port, path: "/webapi/nothing-here", servername: sni, headers: { host: sni }, rejectUnauthorized: false }, (res) => {
-          let body = "";
-          res.on("data", (c: Buffer) => {
-            body += c.toString();
-          });
-          res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-        })
+        .get(
+          { host: "127.0.0.1", port: proxy.port, path: "/webapi/nothing-here", servername: sni, headers: { host: sni }, rejectUnauthorized: false },
+          (res) => {
+            let body = "";
+            res.on("data", (c: Buffer) => {
+              body += c.toString();
+            });
+            res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+          },
+        )
         .on("error", reject);
     });
 

@@ -26,9 +26,7 @@ export class AppSessionCache {
   private readonly entries = new Map<string, Entry>();
   private readonly pending = new Map<string, Promise<AppSession>>();
 
-  constructor(
-    private readonly o: { auth: AppSessionAuth; clock: Clock; cacheMs?: number },
-  ) {}
+  constructor(private readonly o: { auth: AppSessionAuth; clock: Clock; cacheMs?: number }) {}
 
   /** The session behind `cookie`; rejects with Auth's error (not-found/unauthenticated when unknown or expired). */
   resolve(cookie: string): Promise<AppSession> {

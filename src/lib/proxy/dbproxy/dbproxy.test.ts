@@ -6,14 +6,14 @@ import { after, before, describe, test } from "node:test";
 import tls from "node:tls";
 import pino from "pino";
 import { systemClock } from "../../../api/clock.ts";
-import { parseResourceOf } from "../../../api/resources/index.ts";
 import { dbSni, PG_GSSENC_REQUEST_CODE, PG_PROTOCOL_V3, PG_SSL_REQUEST_CODE } from "../../../api/dbwire.ts";
+import { parseResourceOf } from "../../../api/resources/index.ts";
+import { dialDatabase, dialReuseForTests } from "../../client/dbproxy.ts";
 import { type CertificateAuthority, createCa, type Identity, issueClientCertificate, issueServerCertificate } from "../../crypto/index.ts";
 import { DatabaseService, type DbEngine, type DbSessionContext } from "../../srv/db/index.ts";
-import { dialDatabase, dialReuseForTests } from "../../client/dbproxy.ts";
 import { Multiplexer } from "../mux.ts";
-import { DbProxy } from "./server.ts";
 import { pgPreTlsStep } from "./pgfront.ts";
+import { DbProxy } from "./server.ts";
 
 const log = pino({ level: "silent" });
 
@@ -25,10 +25,7 @@ function pgPacket(code: number): Buffer {
 }
 
 function startupMessage(params: Record<string, string>): Buffer {
-  const body = Buffer.concat([
-    ...Object.entries(params).map(([k, v]) => Buffer.from(`${k}\0${v}\0`)),
-    Buffer.from([0]),
-  ]);
+  const body = Buffer.concat([...Object.entries(params).map(([k, v]) => Buffer.from(`${k}\0${v}\0`)), Buffer.from([0])]);
   const head = Buffer.alloc(8);
   head.writeUInt32BE(body.length + 8, 0);
   head.writeUInt32BE(PG_PROTOCOL_V3, 4);
@@ -94,7 +91,14 @@ describe("DbProxy → DatabaseService", () => {
       clusterName: "test",
       ...(o.route === undefined ? {} : { routeToDatabase: o.route }),
     };
-    const cert = await issueClientCertificate({ caCert: ca.certPem, caKey: ca.privateKey, publicKey, identity, ttlMs: 3600_000, clock: o.issuedAgoMs ? { now: () => new Date(Date.now() - (o.issuedAgoMs ?? 0)) } : systemClock });
+    const cert = await issueClientCertificate({
+      caCert: ca.certPem,
+      caKey: ca.privateKey,
+      publicKey,
+      identity,
+      ttlMs: 3600_000,
+      clock: o.issuedAgoMs ? { now: () => new Date(Date.now() - (o.issuedAgoMs ?? 0)) } : systemClock,
+    });
     return { cert, key: privateKey.export({ format: "pem", type: "pkcs8" }).toString() };
   };
 
@@ -139,7 +143,12 @@ describe("DbProxy → DatabaseService", () => {
       userCas: () => [userCa.certPem],
       getUser: async (name) => (name === "ghost" ? undefined : { roles: ["access"], traits: {} }),
       getRole: async (name) =>
-        parseResourceOf("role", { kind: "role", version: "v7", metadata: { name }, spec: { allow: { db_labels: { "*": "*" }, db_users: ["alice"], db_names: ["*"] } } }),
+        parseResourceOf("role", {
+          kind: "role",
+          version: "v7",
+          metadata: { name },
+          spec: { allow: { db_labels: { "*": "*" }, db_users: ["alice"], db_names: ["*"] } },
+        }),
       lockedBy: async (who) => (who.user === "locked" ? "user locked is locked: test" : undefined),
       serverCredentials: async () => ({ cert: "", key: "", cas: [] }),
       audit: (e) => audit.push(e),
@@ -237,7 +246,11 @@ describe("DbProxy → DatabaseService", () => {
     const reuse = dialReuseForTests();
     const dial = () =>
       dialDatabase(
-        { profile: { proxy: `127.0.0.1:${port}`, insecure: true }, database: { name: "pg", protocol: "postgres" }, credentials: { ...creds, hostCas: [hostCa.certPem] } },
+        {
+          profile: { proxy: `127.0.0.1:${port}`, insecure: true },
+          database: { name: "pg", protocol: "postgres" },
+          credentials: { ...creds, hostCas: [hostCa.certPem] },
+        },
         reuse,
       );
     const msg = startupMessage({ user: "alice", database: "test" });
@@ -258,7 +271,11 @@ describe("DbProxy → DatabaseService", () => {
     const expired = await userCert(userCa, { route: { serviceName: "pg", protocol: "postgres", username: "alice", database: "" }, issuedAgoMs: 2 * 3600_000 });
     const r2 = dialReuseForTests();
     const s = await dialDatabase(
-      { profile: { proxy: `127.0.0.1:${port}`, insecure: true }, database: { name: "pg", protocol: "postgres" }, credentials: { ...expired, hostCas: [hostCa.certPem] } },
+      {
+        profile: { proxy: `127.0.0.1:${port}`, insecure: true },
+        database: { name: "pg", protocol: "postgres" },
+        credentials: { ...expired, hostCas: [hostCa.certPem] },
+      },
       r2,
     );
     const all = readAll(s);
@@ -284,13 +301,37 @@ describe("DbProxy → DatabaseService", () => {
   });
 
   for (const [what, make, want] of [
-    ["a certificate from another CA", () => userCert(foreignCa, { route: { serviceName: "pg", protocol: "postgres", username: "alice", database: "" } }), /signed by an unknown authority/],
-    ["an expired certificate", () => userCert(userCa, { issuedAgoMs: 2 * 3600_000, route: { serviceName: "pg", protocol: "postgres", username: "alice", database: "" } }), /expired/],
+    [
+      "a certificate from another CA",
+      () => userCert(foreignCa, { route: { serviceName: "pg", protocol: "postgres", username: "alice", database: "" } }),
+      /signed by an unknown authority/,
+    ],
+    [
+      "an expired certificate",
+      () => userCert(userCa, { issuedAgoMs: 2 * 3600_000, route: { serviceName: "pg", protocol: "postgres", username: "alice", database: "" } }),
+      /expired/,
+    ],
     ["a certificate without a database route", () => userCert(userCa), /not for a database/],
-    ["a certificate for an unknown database", () => userCert(userCa, { route: { serviceName: "nope", protocol: "postgres", username: "alice", database: "" } }), /not available/],
-    ["a locked user (proxy)", () => userCert(userCa, { user: "proxylocked", route: { serviceName: "pg", protocol: "postgres", username: "alice", database: "" } }), /is locked/],
-    ["a locked user (service)", () => userCert(userCa, { user: "locked", route: { serviceName: "pg", protocol: "postgres", username: "alice", database: "" } }), /is locked/],
-    ["a db user outside the role", () => userCert(userCa, { route: { serviceName: "pg", protocol: "postgres", username: "bob", database: "" } }), /access to db denied/],
+    [
+      "a certificate for an unknown database",
+      () => userCert(userCa, { route: { serviceName: "nope", protocol: "postgres", username: "alice", database: "" } }),
+      /not available/,
+    ],
+    [
+      "a locked user (proxy)",
+      () => userCert(userCa, { user: "proxylocked", route: { serviceName: "pg", protocol: "postgres", username: "alice", database: "" } }),
+      /is locked/,
+    ],
+    [
+      "a locked user (service)",
+      () => userCert(userCa, { user: "locked", route: { serviceName: "pg", protocol: "postgres", username: "alice", database: "" } }),
+      /is locked/,
+    ],
+    [
+      "a db user outside the role",
+      () => userCert(userCa, { route: { serviceName: "pg", protocol: "postgres", username: "bob", database: "" } }),
+      /access to db denied/,
+    ],
   ] as const) {
     test(`${what} is refused with an ErrorResponse psql prints`, async () => {
       const s = await pgDirect(await make());

@@ -7,8 +7,8 @@ import type { Clock } from "../../../api/clock.ts";
 import { databaseFromSni, encodeDbHeader, pgErrorResponse, sendDbRefusal } from "../../../api/dbwire.ts";
 import { isJumpgateError } from "../../../api/errors.ts";
 import { type Identity, VerifiedIdentityCache } from "../../crypto/index.ts";
-import { relay } from "../relay.ts";
 import { peerChainPem } from "../peerchain.ts";
+import { relay } from "../relay.ts";
 import { pgPreTlsStep } from "./pgfront.ts";
 
 export type DbWireProtocol = "postgres" | "mysql";

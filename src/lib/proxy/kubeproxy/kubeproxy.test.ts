@@ -13,7 +13,8 @@ import type { KubeServerRoute } from "./dialer.ts";
 import { KubeProxy, type KubeRefusal } from "./server.ts";
 
 const PROXY_HOST = "proxy.example.test";
-const PODS = "GET /api/v1/namespaces/default/pods?limit=500 HTTP/1.1\r\nHost: proxy.example.test:3080\r\nUser-Agent: kubectl/v1.32\r\nAccept: application/json\r\n\r\n";
+const PODS =
+  "GET /api/v1/namespaces/default/pods?limit=500 HTTP/1.1\r\nHost: proxy.example.test:3080\r\nUser-Agent: kubectl/v1.32\r\nAccept: application/json\r\n\r\n";
 
 type Creds = { cert: string; key: string };
 
@@ -65,7 +66,10 @@ describe("the proxy's Kubernetes route (SNI kube.<proxy host>)", () => {
   const serving = new Map<string, KubeServerRoute[]>();
   const dials: { hostId: string; target: string; clientAddr: string }[] = [];
 
-  const userCert = async (ca: CertificateAuthority, o: { cluster?: string; user?: string; issuedAgoMs?: number; ttlMs?: number; kind?: "host" } = {}): Promise<Creds> => {
+  const userCert = async (
+    ca: CertificateAuthority,
+    o: { cluster?: string; user?: string; issuedAgoMs?: number; ttlMs?: number; kind?: "host" } = {},
+  ): Promise<Creds> => {
     const { publicKey, privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
     const identity: Identity = {
       kind: o.kind ?? "user",
@@ -224,7 +228,12 @@ describe("the proxy's Kubernetes route (SNI kube.<proxy host>)", () => {
       /^client certificate refused: certificate expired at .*; run jsh kube login CLUSTER$/,
     );
     assert.equal(expired.user, undefined);
-    await refused(await userCert(foreignCa, { cluster: "dev" }), 401, "Unauthorized", /^client certificate refused: certificate signed by an unknown authority/);
+    await refused(
+      await userCert(foreignCa, { cluster: "dev" }),
+      401,
+      "Unauthorized",
+      /^client certificate refused: certificate signed by an unknown authority/,
+    );
   });
 
   test("a certificate without a cluster (jsh login's own) is told to run jsh kube login", async () => {
@@ -242,11 +251,21 @@ describe("the proxy's Kubernetes route (SNI kube.<proxy host>)", () => {
 
   test("no Kubernetes Service for the cluster, or none answering: 503", async () => {
     const dialled = dials.length;
-    const r = await refused(await userCert(userCa, { cluster: "prod" }), 503, "ServiceUnavailable", /^Kubernetes cluster prod is not available: no Kubernetes Service serves it$/);
+    const r = await refused(
+      await userCert(userCa, { cluster: "prod" }),
+      503,
+      "ServiceUnavailable",
+      /^Kubernetes cluster prod is not available: no Kubernetes Service serves it$/,
+    );
     assert.deepEqual([r.user, r.cluster], ["alice", "prod"]);
     assert.equal(dials.length, dialled, "nothing dialled");
     serving.set("stage", [{ hostId: "down", cluster: "stage" }]);
-    await refused(await userCert(userCa, { cluster: "stage" }), 503, "ServiceUnavailable", /^cannot reach Kubernetes cluster stage: no Kubernetes Service answered$/);
+    await refused(
+      await userCert(userCa, { cluster: "stage" }),
+      503,
+      "ServiceUnavailable",
+      /^cannot reach Kubernetes cluster stage: no Kubernetes Service answered$/,
+    );
   });
 
   test("a refused client that sends nothing still gets its answer after the deadline", async () => {

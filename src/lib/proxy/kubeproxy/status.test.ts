@@ -3,9 +3,19 @@ import { test } from "node:test";
 import { kubeStatusResponse, MAX_REFUSED_HEAD_BYTES, scanRequestHead, warningValue } from "./status.ts";
 
 test("the refusal is one HTTP/1.1 response with a Kubernetes Status and Connection: close", () => {
-  const raw = kubeStatusResponse(403, "user alice is locked: \"audit\"").toString("utf8");
+  const raw = kubeStatusResponse(403, 'user alice is locked: "audit"').toString("utf8");
   const [head, body] = raw.split("\r\n\r\n");
-  assert.equal(head, ["HTTP/1.1 403 Forbidden", "Content-Type: application/json", 'Warning: 299 - "user alice is locked: \\"audit\\""', `Content-Length: ${Buffer.byteLength(body ?? "")}`, "Cache-Control: no-store", "Connection: close"].join("\r\n"));
+  assert.equal(
+    head,
+    [
+      "HTTP/1.1 403 Forbidden",
+      "Content-Type: application/json",
+      'Warning: 299 - "user alice is locked: \\"audit\\""',
+      `Content-Length: ${Buffer.byteLength(body ?? "")}`,
+      "Cache-Control: no-store",
+      "Connection: close",
+    ].join("\r\n"),
+  );
   assert.deepEqual(JSON.parse(body ?? ""), {
     kind: "Status",
     apiVersion: "v1",

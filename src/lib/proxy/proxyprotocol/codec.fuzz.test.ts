@@ -20,7 +20,11 @@ const SEEDS: Buffer[] = [
   encodeV1({ source: { address: "2001:db8::7", port: 1 }, destination: { address: "2001:db8::1", port: 65535 } }),
   encodeV1(),
   encodeV2({ source: { address: "203.0.113.7", port: 4242 }, destination: { address: "10.0.0.1", port: 443 } }),
-  encodeV2({ source: { address: "2001:db8::7", port: 1 }, destination: { address: "2001:db8::1", port: 2 }, tlvs: Buffer.from([0x04, 0x00, 0x02, 0x61, 0x62]) }),
+  encodeV2({
+    source: { address: "2001:db8::7", port: 1 },
+    destination: { address: "2001:db8::1", port: 2 },
+    tlvs: Buffer.from([0x04, 0x00, 0x02, 0x61, 0x62]),
+  }),
   encodeV2(),
   Buffer.concat([V2_SIGNATURE, Buffer.from([0x21, 0x31, 0x00, 216]), Buffer.alloc(216)]),
 ];

@@ -1,8 +1,8 @@
 /** The PROXY protocol v1/v2 codec: pure parsing and encoding, no sockets. */
 export {
+  type Endpoint,
   encodeV1,
   encodeV2,
-  type Endpoint,
   type ParseResult,
   type ProxyHeader,
   parseProxyHeader,

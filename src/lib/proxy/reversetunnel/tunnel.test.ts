@@ -80,7 +80,10 @@ test("an agent with a host certificate connects and dial() reaches a server behi
   assert.equal(info?.clusterName, "test-cluster");
   const streams = await Promise.all([1, 2, 3].map(() => tunnels.dial("node-1", { clientAddr: "10.1.2.3:4444", target: "echo-target" })));
   const replies = await Promise.all(streams.map((s, i) => roundTrip(s, `hello through the tunnel ${i}`)));
-  assert.deepEqual(replies, [0, 1, 2].map((i) => `hello through the tunnel ${i}`));
+  assert.deepEqual(
+    replies,
+    [0, 1, 2].map((i) => `hello through the tunnel ${i}`),
+  );
   for (const s of streams) s.destroy();
   assert.ok(events.includes("+node-1"));
 });
@@ -100,17 +103,16 @@ test("agents with a foreign CA, an expired certificate or someone else's id are 
   // A valid certificate for node-x, presented as node-y.
   const impostor = agent("node-y", hostIdentity(hostCa, "node-x"));
   const reasons = (id: string) => refusals.filter((r) => r.hostId === id).map((r) => r.reason);
-  await waitFor(
-    () => ["node-foreign", "node-expired", "node-y"].every((id) => reasons(id).length > 0),
-    5000,
-    "refusals of all three agents",
-  );
+  await waitFor(() => ["node-foreign", "node-expired", "node-y"].every((id) => reasons(id).length > 0), 5000, "refusals of all three agents");
   assert.match(reasons("node-foreign")[0] ?? "", /unknown authority/);
   assert.match(reasons("node-expired")[0] ?? "", /expired/);
   assert.match(reasons("node-y")[0] ?? "", /not valid for principal "node-y"/);
   assert.ok(refusals.every((r) => r.remoteAddr.startsWith("127.0.0.1:")));
   for (const a of [foreign, expired, impostor]) assert.equal(a.connected, false);
-  assert.deepEqual(tunnels.connectedAgents().filter((id) => id !== "node-1"), []);
+  assert.deepEqual(
+    tunnels.connectedAgents().filter((id) => id !== "node-1"),
+    [],
+  );
   await Promise.all([foreign.close(), expired.close(), impostor.close()]);
 });
 
@@ -129,7 +131,10 @@ test("a reconnecting agent replaces its old tunnel", async () => {
   await second.close();
   await waitFor(() => !tunnels.connectedAgents().includes("node-dup"), 5000, "node-dup to go away");
   // The replaced connection's close does not count as the agent leaving.
-  assert.deepEqual(events.filter((e) => e.endsWith("node-dup")), ["+node-dup", "+node-dup", "-node-dup"]);
+  assert.deepEqual(
+    events.filter((e) => e.endsWith("node-dup")),
+    ["+node-dup", "+node-dup", "-node-dup"],
+  );
 });
 
 test("an agent notices a proxy that stopped answering (keepalives) and reconnects", async () => {

@@ -124,11 +124,17 @@ export class ForwardedSession {
   }
 
   private begin(kind: "shell" | "exec" | "subsystem", accept: () => ServerChannel, reject: (() => void) | undefined, arg = ""): void {
-    if (this.started) return reject?.();
+    if (this.started) {
+      reject?.();
+      return;
+    }
     this.started = true;
     // Accept at once, as the node does: ssh2 refuses a late accept once the client has sent EOF.
     const channel = accept();
-    if (!channel) return this.finish();
+    if (!channel) {
+      this.finish();
+      return;
+    }
     this.channel = channel;
     const ignore = (e: Error) => this.deps.log.debug({ err: e.message }, "forwarded session channel error");
     channel.on("error", ignore);

@@ -314,7 +314,11 @@ function connectUpstream(
     client.once("error", (e: Error & { level?: string }) => {
       const hostRefusal = verifier.refusal();
       if (hostRefusal) return resolve({ refused: `${HOST_KEY_VERIFICATION_FAILED}: ${hostRefusal.message}` });
-      const said = banner.trim().split("\n").pop()?.replace(/^jumpgate:\s*(access denied:\s*)?/, "");
+      const said = banner
+        .trim()
+        .split("\n")
+        .pop()
+        ?.replace(/^jumpgate:\s*(access denied:\s*)?/, "");
       if (e.level === "client-authentication") resolve({ refused: said || `the node refused login ${JSON.stringify(login)}` });
       else resolve({ refused: `cannot log in to the node: ${e.message}` });
     });

@@ -1,7 +1,5 @@
 /** The proxy's SSH routing: `ssh -J` and the `proxy:HOST:PORT` subsystem (DESIGN §5). */
 export { dialTcp, type NodeDialer, type ResolvedNode, type TunnelDialer, tunnelOrDirectDialer } from "./dialer.ts";
-export { type ProxySshServerOptions, type ProxyUser, ProxySshServer, type RouteDecision } from "./server.ts";
-export { hostCandidates, parseProxySubsystem, type RouteTarget } from "./target.ts";
 export {
   type ForwardDecision,
   type ForwardedConn,
@@ -10,5 +8,7 @@ export {
   type ForwardPlan,
   type ForwardPolicy,
 } from "./forward.ts";
-export { type SessionTracking } from "./forward-session.ts";
+export type { SessionTracking } from "./forward-session.ts";
 export { planRoute } from "./plan.ts";
+export { ProxySshServer, type ProxySshServerOptions, type ProxyUser, type RouteDecision } from "./server.ts";
+export { hostCandidates, parseProxySubsystem, type RouteTarget } from "./target.ts";

@@ -11,7 +11,7 @@ import { expectedNodePrincipals, type HostCertCheck, patched } from "../../ssh/i
 import { relay } from "../relay.ts";
 import { acceptSsh, checkCertificateLogin, hostOf, ssh2HostKey } from "../sshconn.ts";
 import type { NodeDialer, ResolvedNode } from "./dialer.ts";
-import type { ForwardPlan, Forwarder } from "./forward.ts";
+import type { Forwarder, ForwardPlan } from "./forward.ts";
 import { hostCandidates, isPlainName, parseProxySubsystem } from "./target.ts";
 
 /** A user logged in to the SSH proxy, from their certificate. */
@@ -94,10 +94,8 @@ export class ProxySshServer {
   handleConnection(stream: Duplex, info: { remoteAddr: string }): void {
     const s = stream as Duplex & { setNoDelay?: (v: boolean) => void };
     s.setNoDelay?.(true);
-    acceptSsh(
-      stream,
-      { hostKey: this.hostKey, ...(this.opts.loginTimeoutMs === undefined ? {} : { loginTimeoutMs: this.opts.loginTimeoutMs }) },
-      (conn) => this.serve(conn, info.remoteAddr),
+    acceptSsh(stream, { hostKey: this.hostKey, ...(this.opts.loginTimeoutMs === undefined ? {} : { loginTimeoutMs: this.opts.loginTimeoutMs }) }, (conn) =>
+      this.serve(conn, info.remoteAddr),
     );
   }
 
@@ -204,13 +202,7 @@ export class ProxySshServer {
   }
 
   /** Resolves, authorizes and dials a route; audits the outcome. */
-  private async route(
-    user: ProxyUser,
-    host: string,
-    remoteAddr: string,
-    event: "port" | "subsystem",
-    fields: Record<string, string>,
-  ): Promise<RouteResult> {
+  private async route(user: ProxyUser, host: string, remoteAddr: string, event: "port" | "subsystem", fields: Record<string, string>): Promise<RouteResult> {
     const base = { event, user: user.name, "addr.remote": remoteAddr, ...fields };
     const refuse = (message: string, denied: boolean, extra: Record<string, string> = {}): RouteResult => {
       this.emitAudit({ ...base, ...extra, success: false, error: message });

@@ -20,7 +20,7 @@ import { Multiplexer } from "../mux.ts";
 import { CLUSTER, hostIdentity, testLog, testTls, type UserIdentity, userIdentity, waitFor } from "../proxy.test-helpers.ts";
 import { relay } from "../relay.ts";
 import { TunnelServer } from "../reversetunnel/index.ts";
-import { type ProxyUser, ProxySshServer, type ResolvedNode, tunnelOrDirectDialer } from "./index.ts";
+import { ProxySshServer, type ProxyUser, type ResolvedNode, tunnelOrDirectDialer } from "./index.ts";
 
 const log = testLog();
 const userCa = generateEd25519();
@@ -269,7 +269,10 @@ test("garbage and half-open connections do not disturb the proxy", async () => {
     closedWithin(Buffer.from("SSH-2.0-"), 5000),
     ...Array.from({ length: 20 }, () => closedWithin(Buffer.concat([Buffer.from("SSH-2.0-x\r\n"), junk.subarray(0, 64)]), 5000)),
   ]);
-  assert.ok(results.every((ms) => ms < 4000), `all closed by the proxy: ${results.join(",")}`);
+  assert.ok(
+    results.every((ms) => ms < 4000),
+    `all closed by the proxy: ${results.join(",")}`,
+  );
   // A TLS client on the jumpgate-ssh route that sends garbage.
   await new Promise<void>((resolve) => {
     const s = tls.connect({ host: "127.0.0.1", port, ALPNProtocols: [ALPN.ssh], ca: [tlsCa], servername: "localhost" }, () => s.write(junk));

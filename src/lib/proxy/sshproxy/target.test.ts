@@ -13,7 +13,18 @@ test("proxy subsystem names parse like Teleport's", () => {
     ["proxy:6f2c0d1e-0000-4000-8000-000000000001:0", { host: "6f2c0d1e-0000-4000-8000-000000000001", port: 0 }],
   ];
   for (const [name, want] of cases) assert.deepEqual(parseProxySubsystem(name), want, name);
-  for (const bad of ["sftp", "proxy:", "proxy::22", "proxy:a:b", "proxy:a:99999", "proxy:a:1:2", "proxy:a b:22", "proxy:a:22@", "proxy:a\n:22", `proxy:${"a".repeat(2000)}:22`]) {
+  for (const bad of [
+    "sftp",
+    "proxy:",
+    "proxy::22",
+    "proxy:a:b",
+    "proxy:a:99999",
+    "proxy:a:1:2",
+    "proxy:a b:22",
+    "proxy:a:22@",
+    "proxy:a\n:22",
+    `proxy:${"a".repeat(2000)}:22`,
+  ]) {
     assert.equal(parseProxySubsystem(bad), undefined, JSON.stringify(bad));
   }
 });

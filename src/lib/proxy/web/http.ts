@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { badParameter, httpStatus, JumpgateError, limitExceeded, toJumpgateError } from "../../../api/errors.ts";
+import { badParameter, httpStatus, type JumpgateError, limitExceeded, toJumpgateError } from "../../../api/errors.ts";
 
 export const MAX_BODY_BYTES = 64 * 1024;
 

@@ -3,8 +3,7 @@
  * plain server-rendered page (no session, the token in the URL is the
  * credential) until the React app of the web UI takes over.
  */
-const escape = (s: string) =>
-  s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] ?? c);
+const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] ?? c);
 
 const STYLE = `
 body{font:15px/1.5 system-ui,sans-serif;background:#0f172a;color:#e2e8f0;display:flex;justify-content:center;padding:40px 12px;margin:0}
@@ -18,26 +17,19 @@ button:focus,input:focus{outline:2px solid #a5b4fc}
 code{background:#0f172a;padding:2px 6px;border-radius:4px;word-break:break-all}
 .err{color:#fca5a5;min-height:1.5em;margin-top:12px}.ok{color:#86efac}`;
 
-export function invitePage(p: {
-  token: string;
-  user: string;
-  cluster: string;
-  expires: string;
-  totpSecret: string;
-  totpQrSvg: string;
-}): string {
+export function invitePage(p: { token: string; user: string; cluster: string; expires: string; totpSecret: string; totpQrSvg: string }): string {
   const otp = p.totpSecret
     ? `<label>Second factor</label>
 <p>Scan this code with an authenticator app, or enter the secret by hand.</p>
 <div class="qr">${p.totpQrSvg}</div>
-<p>Secret: <code id="totp-secret">${escape(p.totpSecret)}</code></p>
+<p>Secret: <code id="totp-secret">${escapeHtml(p.totpSecret)}</code></p>
 <label for="otp">Code from the app</label>
 <input id="otp" name="otp" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" required>`
     : "";
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>Welcome to ${escape(p.cluster)} — Jumpgate</title><style>${STYLE}</style></head>
-<body><main><h1>Welcome, ${escape(p.user)}</h1><p>Set up your account on <b>${escape(p.cluster)}</b>. This link expires at ${escape(p.expires)}.</p>
-<form id="invite" data-token="${escape(p.token)}" data-otp="${p.totpSecret ? "1" : ""}">
+<title>Welcome to ${escapeHtml(p.cluster)} — Jumpgate</title><style>${STYLE}</style></head>
+<body><main><h1>Welcome, ${escapeHtml(p.user)}</h1><p>Set up your account on <b>${escapeHtml(p.cluster)}</b>. This link expires at ${escapeHtml(p.expires)}.</p>
+<form id="invite" data-token="${escapeHtml(p.token)}" data-otp="${p.totpSecret ? "1" : ""}">
 <label for="password">Password</label><input id="password" name="password" type="password" autocomplete="new-password" minlength="8" required>
 <label for="confirm">Confirm password</label><input id="confirm" name="confirm" type="password" autocomplete="new-password" minlength="8" required>
 ${otp}
@@ -46,8 +38,8 @@ ${otp}
 }
 
 export function messagePage(title: string, message: string): string {
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escape(title)} — Jumpgate</title><style>${STYLE}</style></head>
-<body><main><h1>${escape(title)}</h1><p>${escape(message)}</p></main></body></html>`;
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)} — Jumpgate</title><style>${STYLE}</style></head>
+<body><main><h1>${escapeHtml(title)}</h1><p>${escapeHtml(message)}</p></main></body></html>`;
 }
 
 export const INVITE_JS = `"use strict";

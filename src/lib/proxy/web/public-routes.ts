@@ -1,9 +1,9 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import type { AuthClient } from "../../../api/authclient.ts";
+import { num, readJson, sendHtml, sendJson, str } from "./http.ts";
 import { INVITE_JS, invitePage, messagePage } from "./invite-page.ts";
 import { JWKS_PATH, jwksRoute } from "./jwks.ts";
-import { num, readJson, sendHtml, sendJson, str } from "./http.ts";
 
 export interface PublicDeps {
   auth: AuthClient;

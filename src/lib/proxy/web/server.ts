@@ -7,7 +7,7 @@ import { isJumpgateError, notFound } from "../../../api/errors.ts";
 import { LAUNCH_PATH, launchApp } from "../appproxy/index.ts";
 import type { AuthedRoute } from "./context.ts";
 import { sendError } from "./http.ts";
-import { fallbackPages, publicRoutes, type PublicRoute } from "./public-routes.ts";
+import { fallbackPages, type PublicRoute, publicRoutes } from "./public-routes.ts";
 import { dataRoutes, errorPosition } from "./routes/index.ts";
 import { clearedCookie, isStateChanging, readSessionCookie, requireCsrf, requireOrigin, WebSessions } from "./session.ts";
 import { currentSession, signIn, signOut } from "./session-routes.ts";

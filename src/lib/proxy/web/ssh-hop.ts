@@ -9,7 +9,16 @@ import { createPrivateKey } from "node:crypto";
 import { Duplex } from "node:stream";
 import type ssh2 from "ssh2";
 import { accessDenied } from "../../../api/errors.ts";
-import { type CertificateLoginOptions, certificateKey, type HostCertCheck, HOST_KEY_VERIFICATION_FAILED, HostKeyRefused, isHostKeyRefused, loginWithCertificate, openProxyRoute } from "../../ssh/index.ts";
+import {
+  type CertificateLoginOptions,
+  certificateKey,
+  HOST_KEY_VERIFICATION_FAILED,
+  type HostCertCheck,
+  HostKeyRefused,
+  isHostKeyRefused,
+  loginWithCertificate,
+  openProxyRoute,
+} from "../../ssh/index.ts";
 
 /** What ProxySshServer offers: a connection arrives as a duplex; nodes reached through it are checked as it says. */
 export interface SshEntry {
@@ -46,7 +55,10 @@ export function streamPair(): [Duplex, Duplex] {
         cb(err);
       },
     });
-  ends.push(make(() => ends[1]), make(() => ends[0]));
+  ends.push(
+    make(() => ends[1]),
+    make(() => ends[0]),
+  );
   return [ends[0] as Duplex, ends[1] as Duplex];
 }
 
@@ -74,8 +86,14 @@ export async function connectThroughProxy(
       refusal += d.toString();
     });
     const node = await login(r, target.login, creds, () => entry.nodeHostCheck(target.host)).catch((e: unknown) => {
-      if (isHostKeyRefused(e)) throw e.message.includes(HOST_KEY_VERIFICATION_FAILED) ? e : new HostKeyRefused(`${HOST_KEY_VERIFICATION_FAILED} for ${target.host}: ${e.message}`, e.detail);
-      const first = refusal.trim().split("\n")[0]?.replace(/^ERROR:\s*/, "");
+      if (isHostKeyRefused(e))
+        throw e.message.includes(HOST_KEY_VERIFICATION_FAILED)
+          ? e
+          : new HostKeyRefused(`${HOST_KEY_VERIFICATION_FAILED} for ${target.host}: ${e.message}`, e.detail);
+      const first = refusal
+        .trim()
+        .split("\n")[0]
+        ?.replace(/^ERROR:\s*/, "");
       if (first) throw accessDenied(first);
       throw e;
     });

@@ -89,9 +89,7 @@ function isFile(p: string): boolean {
 
 /** The UI's CSP: its own scripts only, and WebSockets back to this proxy. */
 export function uiCsp(req: IncomingMessage, publicAddr: string): string {
-  const hosts = new Set(
-    [publicAddr, req.headers.host ?? publicAddr].filter((h) => /^[A-Za-z0-9.:[\]-]+$/.test(h)).map((h) => `wss://${h}`),
-  );
+  const hosts = new Set([publicAddr, req.headers.host ?? publicAddr].filter((h) => /^[A-Za-z0-9.:[\]-]+$/.test(h)).map((h) => `wss://${h}`));
   return [
     "default-src 'self'",
     "script-src 'self'",

@@ -10,9 +10,9 @@ import type ssh2 from "ssh2";
 import { type RawData, WebSocket, WebSocketServer } from "ws";
 import type { Clock } from "../../../api/clock.ts";
 import { accessDenied, badParameter, httpStatus, notFound, toJumpgateError, unauthenticated } from "../../../api/errors.ts";
-import { findSessionId, joinTarget, releaseSessionId } from "./terminal-sessions.ts";
-import { readSessionCookie, originAllowed, type ResolvedSession, type WebSessions } from "./session.ts";
+import { originAllowed, type ResolvedSession, readSessionCookie, type WebSessions } from "./session.ts";
 import { connectThroughProxy, type SshEntry } from "./ssh-hop.ts";
+import { findSessionId, joinTarget, releaseSessionId } from "./terminal-sessions.ts";
 
 export type { SshEntry } from "./ssh-hop.ts";
 

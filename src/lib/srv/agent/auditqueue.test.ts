@@ -8,7 +8,10 @@ import { type AgentEvent, AuditQueue } from "./auditqueue.ts";
 
 const log = pino({ level: "silent" });
 const spool = () => join(mkdtempSync(join(tmpdir(), "jg-auditq-")), "events.jsonl");
-const lines = (path: string) => readFileSync(path, "utf8").split("\n").filter((l) => l.trim() !== "");
+const lines = (path: string) =>
+  readFileSync(path, "utf8")
+    .split("\n")
+    .filter((l) => l.trim() !== "");
 
 test("a burst of events reaches Auth in batches of concurrent sends, each once, and the spool empties", async () => {
   const path = spool();
@@ -52,6 +55,9 @@ test("events Auth did not confirm stay spooled and are sent after a restart", as
   up = true;
   const again = new AuditQueue({ path, log, send, retryMs: 60_000 });
   await again.close();
-  assert.deepEqual(got.map((e) => e.n), [0, 1, 2, 3, 4]);
+  assert.deepEqual(
+    got.map((e) => e.n),
+    [0, 1, 2, 3, 4],
+  );
   assert.deepEqual(lines(path), []);
 });

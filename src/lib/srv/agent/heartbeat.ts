@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import type { Clock } from "../../../api/clock.ts";
-import { formatDuration } from "../../../api/resources/index.ts";
 import type { StoredResource } from "../../../api/resource.ts";
+import { formatDuration } from "../../../api/resources/index.ts";
 
 export const HEARTBEAT_INTERVAL_MS = 60_000;
 export const HEARTBEAT_TTL_MS = 10 * 60_000;

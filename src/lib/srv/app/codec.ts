@@ -4,7 +4,7 @@
  * request handling (the app-session cookie, the client's IP, the audited path).
  */
 import type { Duplex } from "node:stream";
-import { type AppConnHeader, APP_SESSION_COOKIE, decodeAppHeader, MAX_APP_HEADER_BYTES } from "../../../api/appwire.ts";
+import { APP_SESSION_COOKIE, type AppConnHeader, decodeAppHeader, MAX_APP_HEADER_BYTES } from "../../../api/appwire.ts";
 import { badParameter } from "../../../api/errors.ts";
 
 /**

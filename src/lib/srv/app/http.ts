@@ -8,9 +8,9 @@ import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import type { Logger } from "pino";
 import { isJumpgateError } from "../../../api/errors.ts";
-import { errorPage, type ForwardRequestOptions, HttpForwarder, locationRewriter, sendErrorPage, StreamSocket } from "../../httpfwd/index.ts";
+import { errorPage, type ForwardRequestOptions, HttpForwarder, locationRewriter, StreamSocket, sendErrorPage } from "../../httpfwd/index.ts";
 import { requestPath } from "./codec.ts";
-import { editRequestHeaders, type ExpandedHeader } from "./rewrite.ts";
+import { type ExpandedHeader, editRequestHeaders } from "./rewrite.ts";
 import type { AppTarget } from "./targets.ts";
 import type { AppTokenCache, AppTokenRequest } from "./tokens.ts";
 

@@ -20,7 +20,10 @@ export interface ExpandedHeader {
  * expands to nothing (a missing trait, an invalid template) drops the header,
  * so a client cannot supply it instead.
  */
-export function expandRewriteHeaders(headers: readonly { name: string; value: string }[], traits: Readonly<Record<string, readonly string[]>>): ExpandedHeader[] {
+export function expandRewriteHeaders(
+  headers: readonly { name: string; value: string }[],
+  traits: Readonly<Record<string, readonly string[]>>,
+): ExpandedHeader[] {
   return headers.map((h) => {
     const { values } = expandTemplate(h.value, traits);
     return { name: h.name, value: values.length > 0 ? values.join(", ") : undefined };

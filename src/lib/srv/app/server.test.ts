@@ -112,10 +112,7 @@ async function world(over: Partial<ApplicationServiceOptions> = {}, dialTarget?:
     ["no-web", role("no-web", { deny: { app_labels: { env: "*" } } })],
   ]);
   const locks: Lock[] = [];
-  const apps = [
-    webApp(),
-    appTargetFromResource(appFromConfig({ name: "echo", uri: `tcp://127.0.0.1:${tcpPort}`, labels: { env: "dev" } })),
-  ];
+  const apps = [webApp(), appTargetFromResource(appFromConfig({ name: "echo", uri: `tcp://127.0.0.1:${tcpPort}`, labels: { env: "dev" } }))];
   const service = new ApplicationService({
     hostId: "host-1",
     nodeName: "app-1",
@@ -129,7 +126,15 @@ async function world(over: Partial<ApplicationServiceOptions> = {}, dialTarget?:
     },
     appToken: async (r) => {
       tokenCalls.push({ username: r.username, uri: r.uri });
-      const token = await signAppToken({ key: jwtKey.privateKey, issuer: "example", audience: r.uri, username: r.username, roles: r.roles, traits: r.traits, clock });
+      const token = await signAppToken({
+        key: jwtKey.privateKey,
+        issuer: "example",
+        audience: r.uri,
+        username: r.username,
+        roles: r.roles,
+        traits: r.traits,
+        clock,
+      });
       return { token, expires: new Date(clock.now().getTime() + 5 * 60_000) };
     },
     audit: (e) => events.push(e),
@@ -165,7 +170,14 @@ async function userCert(o: { app?: string; sid?: string; ca?: typeof userCa; ttl
     systemRoles: [],
     clusterName: "example",
   };
-  return issueClientCertificate({ caCert: ca.certPem, caKey: ca.privateKey, publicKey: generateEcdsaP256().publicKey, identity, ttlMs: o.ttlMs ?? 3600_000, clock });
+  return issueClientCertificate({
+    caCert: ca.certPem,
+    caKey: ca.privateKey,
+    publicKey: generateEcdsaP256().publicKey,
+    identity,
+    ttlMs: o.ttlMs ?? 3600_000,
+    clock,
+  });
 }
 
 function header(cert: string, over: Partial<AppConnHeader> = {}): AppConnHeader {
@@ -184,7 +196,13 @@ function agentFor(port: number, h: AppConnHeader, keepAlive = true): http.Agent 
   return agent;
 }
 
-function get(agent: http.Agent, path: string, headers: Record<string, string> = {}, method = "GET", body?: Readable): Promise<{ status: number; headers: http.IncomingHttpHeaders; text: string }> {
+function get(
+  agent: http.Agent,
+  path: string,
+  headers: Record<string, string> = {},
+  method = "GET",
+  body?: Readable,
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; text: string }> {
   return new Promise((resolve, reject) => {
     const r = http.request({ host: "web.proxy.example.com", path, method, agent, headers }, async (res) => {
       let text = "";
@@ -403,7 +421,9 @@ describe("Application Service: refusals", () => {
 
   test("a lock on the user", async () => {
     const w = await world();
-    w.locks.push(parseResourceOf("lock", { kind: "lock", version: "v2", metadata: { name: "l1" }, spec: { target: { user: "alice" }, message: "incident 42" } }));
+    w.locks.push(
+      parseResourceOf("lock", { kind: "lock", version: "v2", metadata: { name: "l1" }, spec: { target: { user: "alice" }, message: "incident 42" } }),
+    );
     await refusedWith(w, header(await userCert()), /locked: incident 42/);
   });
 

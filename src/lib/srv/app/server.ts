@@ -10,7 +10,7 @@ import { AccessChecker } from "../../rbac/index.ts";
 import { clientIp, readAppHeader } from "./codec.ts";
 import { HttpApps, type HttpStreamContext } from "./http.ts";
 import { expandRewriteHeaders } from "./rewrite.ts";
-import { AppSessions, type AppSessionInfo } from "./sessions.ts";
+import { type AppSessionInfo, AppSessions } from "./sessions.ts";
 import type { AppTarget } from "./targets.ts";
 import { connectTcp, relay } from "./tcp.ts";
 import { AppTokenCache, type AppTokenSource } from "./tokens.ts";
@@ -169,7 +169,14 @@ export class ApplicationService {
     const { identity, user } = a;
     const sid = identity.routeToApp?.sessionId || randomUUID();
     const publicAddr = header.publicAddr;
-    const release = this.sessions.open({ sid, user: identity.username, appName: app.name, appUri: app.uri, publicAddr: publicAddr || app.publicAddr, clientAddr });
+    const release = this.sessions.open({
+      sid,
+      user: identity.username,
+      appName: app.name,
+      appUri: app.uri,
+      publicAddr: publicAddr || app.publicAddr,
+      clientAddr,
+    });
     stream.once("close", release);
     let checkedAt = performance.now();
     const recheckMs = this.o.recheckMs ?? 1_000;
@@ -197,7 +204,14 @@ export class ApplicationService {
 
   private async serveTcp(stream: Duplex, app: AppTarget, a: Admitted, header: AppConnHeader, clientAddr: string): Promise<void> {
     const { identity } = a;
-    const info: AppSessionInfo = { sid: randomUUID(), user: identity.username, appName: app.name, appUri: app.uri, publicAddr: header.publicAddr || app.publicAddr, clientAddr };
+    const info: AppSessionInfo = {
+      sid: randomUUID(),
+      user: identity.username,
+      appName: app.name,
+      appUri: app.uri,
+      publicAddr: header.publicAddr || app.publicAddr,
+      clientAddr,
+    };
     const appSession = identity.routeToApp?.sessionId ?? "";
     let upstream: Awaited<ReturnType<typeof connectTcp>>;
     try {
@@ -227,7 +241,16 @@ export class ApplicationService {
       return;
     }
     this.http.serve(stream, {
-      app: app ?? { name: header.app, uri: "http://invalid", kind: "http", publicAddr: "", labels: {}, insecureSkipVerify: false, rewriteHeaders: [], rewriteRedirect: [] },
+      app: app ?? {
+        name: header.app,
+        uri: "http://invalid",
+        kind: "http",
+        publicAddr: "",
+        labels: {},
+        insecureSkipVerify: false,
+        rewriteHeaders: [],
+        rewriteRedirect: [],
+      },
       sid: "",
       user: "",
       clientAddr: clientIp(clientAddr),

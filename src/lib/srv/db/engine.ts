@@ -23,8 +23,7 @@ export interface DatabaseTarget {
   /** TLS towards the server; undefined: plaintext (loopback test servers only). */
   tls?: { mode: "verify-full" | "verify-ca" | "insecure"; caCerts?: string[]; serverName?: string };
   /** How the service logs in to the server. */
-  auth:
-    /** Client certificate signed by the cluster's db CA, issued per connection for the database user. */
+  auth: /** Client certificate signed by the cluster's db CA, issued per connection for the database user. */
     | { kind: "cert" }
     /** A fixed server account whose password the service reads from a file or environment variable. */
     | { kind: "password"; user: string; password: string };

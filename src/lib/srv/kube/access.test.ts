@@ -18,7 +18,10 @@ function refused(u: KubeUser, method: string, url: string, message: string | Reg
     () => decide(u, method, url, headers, cluster),
     (e: unknown) => {
       assert.ok(e instanceof KubeAccessError, String(e));
-      assert.deepEqual({ ...e.status, message: "" }, { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message: "", reason: "Forbidden", code: 403 });
+      assert.deepEqual(
+        { ...e.status, message: "" },
+        { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message: "", reason: "Forbidden", code: 403 },
+      );
       if (typeof message === "string") assert.equal(e.status.message, message);
       else assert.match(e.status.message, message);
       assert.doesNotMatch(e.status.message, /\n/);
@@ -27,7 +30,13 @@ function refused(u: KubeUser, method: string, url: string, message: string | Reg
   );
 }
 
-const devs = role("devs", { allow: { kubernetes_labels: { env: "dev" }, kubernetes_groups: ["developers", "{{internal.kubernetes_groups}}"], kubernetes_users: ["{{internal.kubernetes_users}}"] } });
+const devs = role("devs", {
+  allow: {
+    kubernetes_labels: { env: "dev" },
+    kubernetes_groups: ["developers", "{{internal.kubernetes_groups}}"],
+    kubernetes_users: ["{{internal.kubernetes_users}}"],
+  },
+});
 const groupsOnly = role("viewers", { allow: { kubernetes_labels: { "*": "*" }, kubernetes_groups: ["viewers"] } });
 const podsInDev = role("pods-in-dev", {
   allow: {
@@ -43,10 +52,17 @@ const podsInDev = role("pods-in-dev", {
 
 describe("authorizeKubeRequest: the cluster and whom to impersonate", () => {
   test("kubernetes_labels must match; the checker's reason is in the one-line Status", () => {
-    refused(user([devs]), "GET", "/api/v1/pods", `Jumpgate: access to Kubernetes cluster "prod" denied for user "alice": no role's kubernetes_labels match this Kubernetes cluster (env=prod)`, [], {
-      name: "prod",
-      labels: { env: "prod" },
-    });
+    refused(
+      user([devs]),
+      "GET",
+      "/api/v1/pods",
+      `Jumpgate: access to Kubernetes cluster "prod" denied for user "alice": no role's kubernetes_labels match this Kubernetes cluster (env=prod)`,
+      [],
+      {
+        name: "prod",
+        labels: { env: "prod" },
+      },
+    );
     refused(user([]), "GET", "/version", /denied for user "alice": no roles assigned/);
   });
 
@@ -67,9 +83,20 @@ describe("authorizeKubeRequest: the cluster and whom to impersonate", () => {
 
   test("several kubernetes_users: the client picks one with Impersonate-User (kubectl --as), among them only", () => {
     const u = user([devs], { kubernetes_users: ["alice", "admin"] });
-    refused(u, "GET", "/api/v1/namespaces/dev/pods", `Jumpgate: your roles allow several kubernetes_users in Kubernetes cluster "dev" (admin, alice): pick one with kubectl --as=USER`);
+    refused(
+      u,
+      "GET",
+      "/api/v1/namespaces/dev/pods",
+      `Jumpgate: your roles allow several kubernetes_users in Kubernetes cluster "dev" (admin, alice): pick one with kubectl --as=USER`,
+    );
     assert.equal(decide(u, "GET", "/api/v1/namespaces/dev/pods", [["Impersonate-User", "admin"]]).user, "admin");
-    refused(u, "GET", "/api/v1/namespaces/dev/pods", `Jumpgate: user "alice" may not impersonate Kubernetes user "system:admin" in Kubernetes cluster "dev"; allowed: admin, alice`, [["Impersonate-User", "system:admin"]]);
+    refused(
+      u,
+      "GET",
+      "/api/v1/namespaces/dev/pods",
+      `Jumpgate: user "alice" may not impersonate Kubernetes user "system:admin" in Kubernetes cluster "dev"; allowed: admin, alice`,
+      [["Impersonate-User", "system:admin"]],
+    );
     refused(u, "GET", "/version", /only one Impersonate-User/, [
       ["Impersonate-User", "admin"],
       ["Impersonate-User", "alice"],
@@ -82,10 +109,16 @@ describe("authorizeKubeRequest: the cluster and whom to impersonate", () => {
   test("Impersonate-Group (kubectl --as-group) narrows the groups to allowed ones", () => {
     const u = user([devs], { kubernetes_users: ["alice"], kubernetes_groups: ["oncall"] });
     assert.deepEqual(decide(u, "GET", "/api", [["Impersonate-Group", "oncall"]]).groups, ["oncall", "system:authenticated"]);
-    refused(u, "GET", "/api", `Jumpgate: user "alice" may not impersonate Kubernetes group "system:masters" in Kubernetes cluster "dev"; allowed: developers, oncall`, [
-      ["Impersonate-Group", "oncall"],
-      ["Impersonate-Group", "system:masters"],
-    ]);
+    refused(
+      u,
+      "GET",
+      "/api",
+      `Jumpgate: user "alice" may not impersonate Kubernetes group "system:masters" in Kubernetes cluster "dev"; allowed: developers, oncall`,
+      [
+        ["Impersonate-Group", "oncall"],
+        ["Impersonate-Group", "system:masters"],
+      ],
+    );
   });
 });
 
@@ -107,13 +140,23 @@ describe("authorizeKubeRequest: kubernetes_resources", () => {
   });
 
   test("refused: other namespaces, other kinds, other verbs, all namespaces", () => {
-    refused(u, "GET", "/api/v1/namespaces/prod/pods/web", `Jumpgate: user "alice" may not get pods "web" in namespace "prod" in Kubernetes cluster "dev": no role allows get on pod prod/web`);
+    refused(
+      u,
+      "GET",
+      "/api/v1/namespaces/prod/pods/web",
+      `Jumpgate: user "alice" may not get pods "web" in namespace "prod" in Kubernetes cluster "dev": no role allows get on pod prod/web`,
+    );
     refused(u, "GET", "/api/v1/pods", `Jumpgate: user "alice" may not list pods in all namespaces in Kubernetes cluster "dev": no role allows list on pod */*`);
     refused(u, "GET", "/api/v1/namespaces/dev/secrets", /may not list secrets in namespace "dev" .*no role allows list on secret dev\/\*/);
     refused(u, "DELETE", "/api/v1/namespaces/dev/pods/web", /may not delete pods "web" in namespace "dev"/);
     refused(u, "DELETE", "/api/v1/namespaces/dev/pods", /may not deletecollection pods in namespace "dev"/);
     refused(u, "POST", "/api/v1/namespaces/dev/pods", /may not create pods in namespace "dev"/);
-    refused(u, "POST", "/api/v1/namespaces/dev/pods/web/exec?command=sh", /may not create pods\/exec "web" in namespace "dev" .*no role allows exec on pod dev\/web/);
+    refused(
+      u,
+      "POST",
+      "/api/v1/namespaces/dev/pods/web/exec?command=sh",
+      /may not create pods\/exec "web" in namespace "dev" .*no role allows exec on pod dev\/web/,
+    );
     refused(u, "POST", "/api/v1/namespaces/dev/pods/web/portforward", /no role allows portforward on pod dev\/web/);
     refused(u, "GET", "/api/v1/namespaces/prod", /may not get namespaces "prod" .*no role allows get on namespace prod/);
     refused(u, "GET", "/apis/apps/v1/namespaces/dev/deployments", /no role allows list on deployment dev\/\*/);
@@ -124,11 +167,25 @@ describe("authorizeKubeRequest: kubernetes_resources", () => {
 
   test("the v7 default (kind *) allows everything, deny entries still apply", () => {
     const all = user([role("all", { allow: { kubernetes_labels: { "*": "*" }, kubernetes_groups: ["g"] } })]);
-    for (const url of ["/api/v1/pods", "/apis/apps/v1/deployments", "/api/v1/nodes/n1", "/apis/stable.example.com/v1/crontabs", "/api/v1/namespaces/kube-system/secrets/token"]) {
+    for (const url of [
+      "/api/v1/pods",
+      "/apis/apps/v1/deployments",
+      "/api/v1/nodes/n1",
+      "/apis/stable.example.com/v1/crontabs",
+      "/api/v1/namespaces/kube-system/secrets/token",
+    ]) {
       assert.doesNotThrow(() => decide(all, "GET", url), url);
     }
-    const noSecrets = user([...all.roles, role("no-db-secret", { deny: { kubernetes_resources: [{ kind: "secret", namespace: "kube-system", name: "db-*", verbs: ["*"] }] } })]);
-    refused(noSecrets, "GET", "/api/v1/namespaces/kube-system/secrets/db-password", /denied by role "no-db-secret": get on secret kube-system\/db-password is denied/);
+    const noSecrets = user([
+      ...all.roles,
+      role("no-db-secret", { deny: { kubernetes_resources: [{ kind: "secret", namespace: "kube-system", name: "db-*", verbs: ["*"] }] } }),
+    ]);
+    refused(
+      noSecrets,
+      "GET",
+      "/api/v1/namespaces/kube-system/secrets/db-password",
+      /denied by role "no-db-secret": get on secret kube-system\/db-password is denied/,
+    );
     assert.doesNotThrow(() => decide(noSecrets, "GET", "/api/v1/namespaces/kube-system/secrets/token"));
     assert.doesNotThrow(() => decide(noSecrets, "GET", "/api/v1/namespaces/dev/secrets"));
     // A list that would include a denied object is refused whole.
@@ -190,9 +247,23 @@ describe("kubeResourceTarget", () => {
     assert.deepEqual(T("GET", "/api/v1/namespaces/dev"), { kind: "namespace", verb: "get", namespace: "", name: "dev", allNamespaces: false, allNames: false });
     assert.deepEqual(T("GET", "/api/v1/namespaces"), { kind: "namespace", verb: "list", namespace: "", name: "", allNamespaces: false, allNames: true });
     assert.deepEqual(T("GET", "/api/v1/pods"), { kind: "pod", verb: "list", namespace: "", name: "", allNamespaces: true, allNames: true });
-    assert.deepEqual(T("POST", "/api/v1/namespaces/dev/pods/web/attach"), { kind: "pod", verb: "exec", namespace: "dev", name: "web", allNamespaces: false, allNames: false });
+    assert.deepEqual(T("POST", "/api/v1/namespaces/dev/pods/web/attach"), {
+      kind: "pod",
+      verb: "exec",
+      namespace: "dev",
+      name: "web",
+      allNamespaces: false,
+      allNames: false,
+    });
     // Unknown kinds: named without a namespace is cluster-scoped; a collection may span namespaces.
-    assert.deepEqual(T("GET", "/apis/x.io/v1/widgets/w"), { kind: "widgets.x.io", verb: "get", namespace: "", name: "w", allNamespaces: false, allNames: false });
+    assert.deepEqual(T("GET", "/apis/x.io/v1/widgets/w"), {
+      kind: "widgets.x.io",
+      verb: "get",
+      namespace: "",
+      name: "w",
+      allNamespaces: false,
+      allNames: false,
+    });
     assert.deepEqual(T("GET", "/apis/x.io/v1/widgets"), { kind: "widgets.x.io", verb: "list", namespace: "", name: "", allNamespaces: true, allNames: true });
     assert.equal(T("GET", "/version"), undefined);
   });

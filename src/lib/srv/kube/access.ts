@@ -113,7 +113,13 @@ export function describeKubeRequest(req: KubeRequestInfo): string {
   const what = `${req.resource}${req.subresource ? `/${req.subresource}` : ""}${req.apiGroup ? `.${req.apiGroup}` : ""}`;
   const name = req.name !== "" ? ` "${req.name}"` : "";
   const where =
-    req.resource === "namespaces" ? "" : req.namespace !== "" ? ` in namespace "${req.namespace}"` : kubeResourceTarget(req)?.allNamespaces ? " in all namespaces" : "";
+    req.resource === "namespaces"
+      ? ""
+      : req.namespace !== ""
+        ? ` in namespace "${req.namespace}"`
+        : kubeResourceTarget(req)?.allNamespaces
+          ? " in all namespaces"
+          : "";
   return `${req.verb} ${what}${name}${where}`;
 }
 
@@ -186,9 +192,7 @@ export function authorizeKubeRequest(a: AuthorizeInput): KubeGrant {
   } else if (allowedUsers.length === 1) {
     impersonate = allowedUsers[0] ?? user.username;
   } else {
-    throw kubeForbidden(
-      `Jumpgate: your roles allow several kubernetes_users in ${where} (${allowedUsers.join(", ")}): pick one with kubectl --as=USER`,
-    );
+    throw kubeForbidden(`Jumpgate: your roles allow several kubernetes_users in ${where} (${allowedUsers.join(", ")}): pick one with kubectl --as=USER`);
   }
   const askedGroups = a.headers.getAll("impersonate-group");
   let groups: string[];

@@ -119,7 +119,10 @@ describe("WsFrameParser: what RFC 6455 forbids is refused", () => {
   for (const [name, from, bytes, re] of BAD) {
     test(name, () => {
       const p = new WsFrameParser({ from });
-      assert.throws(() => p.push(hex(bytes)), (e: unknown) => e instanceof WsFrameError && re.test(e.message));
+      assert.throws(
+        () => p.push(hex(bytes)),
+        (e: unknown) => e instanceof WsFrameError && re.test(e.message),
+      );
       // And it stays failed.
       assert.throws(() => p.push(hex("81 00")), WsFrameError);
     });
@@ -136,7 +139,11 @@ test("WsFrameParser: what a chunk completed before a problem is kept in the erro
 
 describe("WsFrameParser fuzz", () => {
   test("random bytes and mutated frames never throw anything but WsFrameError", () => {
-    const valid = Buffer.concat([wsFrame(Buffer.from("\x01hello"), { opcode: 2 }), wsFrame(Buffer.from("x"), { opcode: 9 }), wsFrame(randomBytes(300), { opcode: 2 })]);
+    const valid = Buffer.concat([
+      wsFrame(Buffer.from("\x01hello"), { opcode: 2 }),
+      wsFrame(Buffer.from("x"), { opcode: 9 }),
+      wsFrame(randomBytes(300), { opcode: 2 }),
+    ]);
     for (let i = 0; i < 5000; i++) {
       let bytes: Buffer;
       if (i % 2 === 0) bytes = randomBytes(Math.floor(Math.random() * 200));
@@ -195,7 +202,11 @@ describe("K8sChannelReader", () => {
   test("base64.channel.k8s.io: channel digit first, base64 split anywhere", () => {
     const { reader, got } = collect("base64");
     const text = `1${Buffer.from("hello, world\n").toString("base64")}`;
-    const wire = Buffer.concat([wsFrame(Buffer.from(text.slice(0, 6)), { opcode: 1, fin: false }), wsFrame(Buffer.from(text.slice(6)), { opcode: 0 }), wsFrame(Buffer.from("c"), { opcode: 1 })]);
+    const wire = Buffer.concat([
+      wsFrame(Buffer.from(text.slice(0, 6)), { opcode: 1, fin: false }),
+      wsFrame(Buffer.from(text.slice(6)), { opcode: 0 }),
+      wsFrame(Buffer.from("c"), { opcode: 1 }),
+    ]);
     reader.push(parseSplit(wire, "server", 3));
     assert.deepEqual(got, [[1, "hello, world\n"]]);
   });
@@ -213,7 +224,9 @@ describe("K8sChannelReader", () => {
   test("exit codes and resize messages", () => {
     assert.equal(exitCodeOfStatus('{"metadata":{},"status":"Success"}'), 0);
     assert.equal(
-      exitCodeOfStatus('{"metadata":{},"status":"Failure","message":"command terminated with non-zero exit code: exit status 3","reason":"NonZeroExitCode","details":{"causes":[{"reason":"ExitCode","message":"3"}]}}'),
+      exitCodeOfStatus(
+        '{"metadata":{},"status":"Failure","message":"command terminated with non-zero exit code: exit status 3","reason":"NonZeroExitCode","details":{"causes":[{"reason":"ExitCode","message":"3"}]}}',
+      ),
       3,
     );
     assert.equal(exitCodeOfStatus('{"status":"Failure","message":"container not found"}'), undefined);

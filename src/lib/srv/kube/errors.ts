@@ -32,7 +32,10 @@ const TEXT: Record<number, string> = { 400: "Bad Request", 403: "Forbidden", 404
 
 /** One line, no control characters: kubectl prints it as it is. */
 function oneLine(message: string): string {
-  return message.replace(/[\r\n\t\p{Cc}]+/gu, " ").trim().slice(0, 1000);
+  return message
+    .replace(/[\r\n\t\p{Cc}]+/gu, " ")
+    .trim()
+    .slice(0, 1000);
 }
 
 export function kubeStatus(reason: KubeStatusReason, message: string): KubeStatus {
@@ -44,7 +47,10 @@ export class KubeAccessError extends JumpgateError {
   readonly status: KubeStatus;
 
   constructor(reason: KubeStatusReason, message: string) {
-    super(reason === "Forbidden" ? "access-denied" : reason === "BadRequest" ? "bad-parameter" : reason === "NotFound" ? "not-found" : "connection-problem", oneLine(message));
+    super(
+      reason === "Forbidden" ? "access-denied" : reason === "BadRequest" ? "bad-parameter" : reason === "NotFound" ? "not-found" : "connection-problem",
+      oneLine(message),
+    );
     this.name = "KubeAccessError";
     this.status = kubeStatus(reason, message);
   }

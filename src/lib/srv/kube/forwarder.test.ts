@@ -11,8 +11,8 @@ import https from "node:https";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { TLSSocket } from "node:tls";
 import { after, before, describe, test } from "node:test";
+import type { TLSSocket } from "node:tls";
 import { WebSocket, WebSocketServer } from "ws";
 import { systemClock } from "../../../api/clock.ts";
 import { parseResourceOf, type Role } from "../../../api/resources/index.ts";
@@ -34,7 +34,16 @@ const pem = (k: ReturnType<typeof generateEcdsaP256>) => ({
 
 async function issue(ca: Awaited<ReturnType<typeof createCa>>, cn: string) {
   const k = pem(generateEcdsaP256());
-  const cert = await issueServerCertificate({ caCert: ca.certPem, caKey: ca.privateKey, publicKey: k.spki, commonName: cn, dnsNames: ["kube.internal"], ipAddresses: ["127.0.0.1"], ttlMs: 3600_000, clock: systemClock });
+  const cert = await issueServerCertificate({
+    caCert: ca.certPem,
+    caKey: ca.privateKey,
+    publicKey: k.spki,
+    commonName: cn,
+    dnsNames: ["kube.internal"],
+    ipAddresses: ["127.0.0.1"],
+    ttlMs: 3600_000,
+    clock: systemClock,
+  });
   return { cert, key: k.key };
 }
 
@@ -165,7 +174,11 @@ describe("KubeForwarder", () => {
       hostId: "kube-host-1",
       nodeName: "kube-agent",
       audit: (e) => audit.push(e),
-      recorders: createSpoolRecorderFactory({ dir: spool, clock: systemClock, uploader: { opened: () => {}, written: () => {}, finished: (id) => finished.push(id) } }),
+      recorders: createSpoolRecorderFactory({
+        dir: spool,
+        clock: systemClock,
+        uploader: { opened: () => {}, written: () => {}, finished: (id) => finished.push(id) },
+      }),
       clock: systemClock,
       ...o,
     });
@@ -288,7 +301,9 @@ describe("KubeForwarder", () => {
   test("an API server the CA does not vouch for is a 502, not a silent connection", async () => {
     const other = await createCa({ commonName: "other CA", organization: "test", clock: systemClock });
     const { port } = await front({ cluster: cluster({ ca: other.certPem }) });
-    const res = await new Promise<IncomingMessage>((resolve) => http.get({ host: "127.0.0.1", port, path: "/version", headers: { "x-test-user": "bob" } }, resolve));
+    const res = await new Promise<IncomingMessage>((resolve) =>
+      http.get({ host: "127.0.0.1", port, path: "/version", headers: { "x-test-user": "bob" } }, resolve),
+    );
     let body = "";
     for await (const c of res) body += String(c);
     assert.equal(res.statusCode, 502);
@@ -368,7 +383,9 @@ describe("KubeForwarder", () => {
     const { port } = await front();
     audit.length = 0;
     const before = seen.length;
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/api/v1/namespaces/prod/pods/web/exec?command=sh`, ["v5.channel.k8s.io"], { headers: { "x-test-user": "alice", "impersonate-user": "admin" } });
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/api/v1/namespaces/prod/pods/web/exec?command=sh`, ["v5.channel.k8s.io"], {
+      headers: { "x-test-user": "alice", "impersonate-user": "admin" },
+    });
     ws.on("error", () => {});
     const [, res] = (await once(ws, "unexpected-response")) as [unknown, IncomingMessage];
     let body = "";
@@ -389,7 +406,9 @@ describe("KubeForwarder", () => {
     const net = await import("node:net");
     const sock = net.connect(port, "127.0.0.1");
     await once(sock, "connect");
-    sock.write(`POST ${path} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nx-test-user: alice\r\nimpersonate-user: admin\r\ncontent-length: 0\r\n\r\n`);
+    sock.write(
+      `POST ${path} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nx-test-user: alice\r\nimpersonate-user: admin\r\ncontent-length: 0\r\n\r\n`,
+    );
     let got = "";
     sock.on("data", (d: Buffer) => {
       got += d.toString("latin1");

@@ -22,7 +22,7 @@ import { applyImpersonation, authorizeKubeRequest, type KubeGrant, type KubeUser
 import { KubeAccessError, kubeStatus, sendKubeStatus, writeKubeStatus } from "./errors.ts";
 import type { KubeClusterConfig } from "./kubeconfig.ts";
 import { type KubeRequestInfo, parseKubeRequestUrl } from "./request.ts";
-import { type ExecTarget, ExecTap, execTarget, type UpgradeAnswer } from "./session.ts";
+import { ExecTap, type ExecTarget, execTarget, type UpgradeAnswer } from "./session.ts";
 import { KubeUpstream } from "./upstream.ts";
 
 export type KubeAuditEvent = Record<string, unknown> & { event: string };
@@ -204,7 +204,15 @@ export class KubeForwarder {
   private token(d: Decided): string | undefined | false {
     const t = this.upstream.bearerToken();
     if (t === undefined && this.o.cluster.credentials.kind !== "client-cert") {
-      this.emit({ event: "kube.request", ...requestFields(d, d.info), ...grantFields(d.grant), kubernetes_cluster: this.clusterName, response_code: 503, success: false, error: "token unreadable" });
+      this.emit({
+        event: "kube.request",
+        ...requestFields(d, d.info),
+        ...grantFields(d.grant),
+        kubernetes_cluster: this.clusterName,
+        response_code: 503,
+        success: false,
+        error: "token unreadable",
+      });
       return false;
     }
     return t;

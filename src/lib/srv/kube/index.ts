@@ -21,8 +21,8 @@ export {
 export { channelEncoding, K8S_CHANNELS, K8sChannelReader, type WsEvent, WsFrameError, WsFrameParser } from "./codec.ts";
 export { KubeAccessError, type KubeStatus, type KubeStatusReason, kubeStatus, sendKubeStatus, writeKubeStatus } from "./errors.ts";
 export { type KubeAuditEvent, KubeForwarder, type KubeForwarderOptions, type KubeRequestContext } from "./forwarder.ts";
-export { type KubeClusterConfig, type KubeconfigOptions, type KubeCredentials, loadKubeconfig, parseKubeconfig } from "./kubeconfig.ts";
-export { isKubeRequestError, type KubeRequestInfo, KubeRequestError, parseKubeRequest, parseKubeRequestUrl } from "./request.ts";
+export { type KubeClusterConfig, type KubeCredentials, type KubeconfigOptions, loadKubeconfig, parseKubeconfig } from "./kubeconfig.ts";
+export { isKubeRequestError, KubeRequestError, type KubeRequestInfo, parseKubeRequest, parseKubeRequestUrl } from "./request.ts";
 export { KubeService, type KubeServiceOptions } from "./server.ts";
 export { type ExecTarget, execTarget } from "./session.ts";
 export { KubeUpstream, type KubeUpstreamOptions } from "./upstream.ts";

@@ -138,12 +138,15 @@ export function parseKubeconfig(text: string, o: KubeconfigOptions = {}): KubeCl
     }
     if (url.protocol !== "https:" && url.protocol !== "http:") throw cfail(`${cw}: invalid server ${JSON.stringify(server)}: use https://HOST[:PORT]`);
     if (url.username !== "" || url.password !== "") throw cfail(`${cw}: credentials do not belong in the server URL`);
-    if ((url.pathname !== "/" && url.pathname !== "") || url.search !== "") throw cfail(`${cw}: server ${JSON.stringify(server)}: a path in the server URL is not supported`);
+    if ((url.pathname !== "/" && url.pathname !== "") || url.search !== "")
+      throw cfail(`${cw}: server ${JSON.stringify(server)}: a path in the server URL is not supported`);
     if (cluster["proxy-url"] !== undefined) throw cfail(`${cw}: proxy-url is not supported; the Kubernetes Service must reach the API server directly`);
     const CERT = /-----BEGIN CERTIFICATE-----/;
     let ca: string | undefined;
-    if (cluster["certificate-authority-data"] !== undefined) ca = pem(`${cw}: certificate-authority-data`, data(`${cw}: certificate-authority-data`, cluster["certificate-authority-data"]), CERT, "certificate");
-    else if (cluster["certificate-authority"] !== undefined) ca = pem(`${cw}: certificate-authority`, file("certificate-authority", cluster["certificate-authority"], "CA certificate"), CERT, "certificate");
+    if (cluster["certificate-authority-data"] !== undefined)
+      ca = pem(`${cw}: certificate-authority-data`, data(`${cw}: certificate-authority-data`, cluster["certificate-authority-data"]), CERT, "certificate");
+    else if (cluster["certificate-authority"] !== undefined)
+      ca = pem(`${cw}: certificate-authority`, file("certificate-authority", cluster["certificate-authority"], "CA certificate"), CERT, "certificate");
     const insecure = cluster["insecure-skip-tls-verify"];
     if (insecure !== undefined && typeof insecure !== "boolean") throw cfail(`${cw}: insecure-skip-tls-verify: expected true or false`);
     if (insecure === true && ca !== undefined) throw cfail(`${cw}: a CA and insecure-skip-tls-verify together make no sense; drop one`);
@@ -152,9 +155,16 @@ export function parseKubeconfig(text: string, o: KubeconfigOptions = {}): KubeCl
 
     // The user: the service's own credentials.
     const uw = `user ${JSON.stringify(userName)}`;
-    if (user.exec !== undefined) throw cfail(`${uw} uses an exec credential plugin, which Jumpgate does not support; give the Kubernetes Service a client certificate or a token (for example a service account token)`);
-    if (user["auth-provider"] !== undefined) throw cfail(`${uw} uses an auth-provider plugin, which Jumpgate does not support; give the Kubernetes Service a client certificate or a token (for example a service account token)`);
-    if (user.username !== undefined || user.password !== undefined) throw cfail(`${uw}: basic authentication (username/password) is not supported; use a client certificate or a token`);
+    if (user.exec !== undefined)
+      throw cfail(
+        `${uw} uses an exec credential plugin, which Jumpgate does not support; give the Kubernetes Service a client certificate or a token (for example a service account token)`,
+      );
+    if (user["auth-provider"] !== undefined)
+      throw cfail(
+        `${uw} uses an auth-provider plugin, which Jumpgate does not support; give the Kubernetes Service a client certificate or a token (for example a service account token)`,
+      );
+    if (user.username !== undefined || user.password !== undefined)
+      throw cfail(`${uw}: basic authentication (username/password) is not supported; use a client certificate or a token`);
     for (const f of ["as", "as-uid", "as-groups", "as-user-extra"]) {
       if (user[f] !== undefined) throw cfail(`${uw}: ${f} is not supported: the Kubernetes Service impersonates each Jumpgate user itself`);
     }
@@ -168,7 +178,8 @@ export function parseKubeconfig(text: string, o: KubeconfigOptions = {}): KubeCl
         user["client-certificate-data"] !== undefined
           ? data(`${uw}: client-certificate-data`, user["client-certificate-data"])
           : file("client-certificate", user["client-certificate"], "client certificate");
-      const key = user["client-key-data"] !== undefined ? data(`${uw}: client-key-data`, user["client-key-data"]) : file("client-key", user["client-key"], "client key");
+      const key =
+        user["client-key-data"] !== undefined ? data(`${uw}: client-key-data`, user["client-key-data"]) : file("client-key", user["client-key"], "client key");
       credentials = {
         kind: "client-cert",
         cert: pem(`${uw}: client certificate`, cert, CERT, "certificate"),

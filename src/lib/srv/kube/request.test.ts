@@ -31,10 +31,18 @@ const CASES: Array<[method: string, url: string, want: Expect]> = [
   ["GET", "/api/v1/namespaces/dev/pods/web", R({ verb: "get", resource: "pods", namespace: "dev", name: "web" })],
   ["HEAD", "/api/v1/namespaces/dev/pods/web", R({ verb: "get", resource: "pods", namespace: "dev", name: "web" })],
   ["GET", "/api/v1/namespaces/dev/pods/web/log?container=app", R({ verb: "get", resource: "pods", namespace: "dev", name: "web", subresource: "log" })],
-  ["POST", "/api/v1/namespaces/dev/pods/web/exec?command=sh&stdin=true&tty=true", R({ verb: "create", resource: "pods", namespace: "dev", name: "web", subresource: "exec" })],
+  [
+    "POST",
+    "/api/v1/namespaces/dev/pods/web/exec?command=sh&stdin=true&tty=true",
+    R({ verb: "create", resource: "pods", namespace: "dev", name: "web", subresource: "exec" }),
+  ],
   ["GET", "/api/v1/namespaces/dev/pods/web/exec?command=ls", R({ verb: "get", resource: "pods", namespace: "dev", name: "web", subresource: "exec" })],
   ["POST", "/api/v1/namespaces/dev/pods/web/attach", R({ verb: "create", resource: "pods", namespace: "dev", name: "web", subresource: "attach" })],
-  ["POST", "/api/v1/namespaces/dev/pods/web/portforward?ports=80", R({ verb: "create", resource: "pods", namespace: "dev", name: "web", subresource: "portforward" })],
+  [
+    "POST",
+    "/api/v1/namespaces/dev/pods/web/portforward?ports=80",
+    R({ verb: "create", resource: "pods", namespace: "dev", name: "web", subresource: "portforward" }),
+  ],
   ["POST", "/api/v1/namespaces/dev/pods", R({ verb: "create", resource: "pods", namespace: "dev" })],
   ["PUT", "/api/v1/namespaces/dev/pods/web", R({ verb: "update", resource: "pods", namespace: "dev", name: "web" })],
   ["PATCH", "/api/v1/namespaces/dev/pods/web/status", R({ verb: "patch", resource: "pods", namespace: "dev", name: "web", subresource: "status" })],
@@ -52,17 +60,37 @@ const CASES: Array<[method: string, url: string, want: Expect]> = [
   ["GET", "/api/v1/nodes/n1/proxy/metrics", R({ verb: "get", resource: "nodes", name: "n1", subresource: "proxy" })],
   // Named groups.
   ["GET", "/apis/apps/v1/deployments", R({ verb: "list", resource: "deployments", apiGroup: "apps" })],
-  ["GET", "/apis/apps/v1/namespaces/dev/deployments/api/scale", R({ verb: "get", resource: "deployments", apiGroup: "apps", namespace: "dev", name: "api", subresource: "scale" })],
-  ["GET", "/apis/rbac.authorization.k8s.io/v1/clusterroles/admin", R({ verb: "get", resource: "clusterroles", apiGroup: "rbac.authorization.k8s.io", name: "admin" })],
-  ["POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", R({ verb: "create", resource: "selfsubjectaccessreviews", apiGroup: "authorization.k8s.io" })],
-  ["GET", "/apis/stable.example.com/v1beta1/namespaces/dev/crontabs?watch=true", R({ verb: "watch", resource: "crontabs", apiGroup: "stable.example.com", apiVersion: "v1beta1", namespace: "dev" })],
+  [
+    "GET",
+    "/apis/apps/v1/namespaces/dev/deployments/api/scale",
+    R({ verb: "get", resource: "deployments", apiGroup: "apps", namespace: "dev", name: "api", subresource: "scale" }),
+  ],
+  [
+    "GET",
+    "/apis/rbac.authorization.k8s.io/v1/clusterroles/admin",
+    R({ verb: "get", resource: "clusterroles", apiGroup: "rbac.authorization.k8s.io", name: "admin" }),
+  ],
+  [
+    "POST",
+    "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+    R({ verb: "create", resource: "selfsubjectaccessreviews", apiGroup: "authorization.k8s.io" }),
+  ],
+  [
+    "GET",
+    "/apis/stable.example.com/v1beta1/namespaces/dev/crontabs?watch=true",
+    R({ verb: "watch", resource: "crontabs", apiGroup: "stable.example.com", apiVersion: "v1beta1", namespace: "dev" }),
+  ],
   // Verbs in the path.
   ["GET", "/api/v1/watch/namespaces/dev/pods", R({ verb: "watch", resource: "pods", namespace: "dev" })],
   ["GET", "/api/v1/watch/namespaces/dev/pods/web", R({ verb: "watch", resource: "pods", namespace: "dev", name: "web" })],
   ["GET", "/api/v1/proxy/namespaces/dev/pods/web/some/path", R({ verb: "proxy", resource: "pods", namespace: "dev", name: "web" })],
   // A field selector on the name narrows a list or watch to one object.
   ["GET", "/api/v1/namespaces/dev/pods?fieldSelector=metadata.name%3Dweb&watch=true", R({ verb: "watch", resource: "pods", namespace: "dev", name: "web" })],
-  ["GET", "/api/v1/namespaces/dev/pods?fieldSelector=status.phase%3DRunning,metadata.name%3D%3Dweb", R({ verb: "list", resource: "pods", namespace: "dev", name: "web" })],
+  [
+    "GET",
+    "/api/v1/namespaces/dev/pods?fieldSelector=status.phase%3DRunning,metadata.name%3D%3Dweb",
+    R({ verb: "list", resource: "pods", namespace: "dev", name: "web" }),
+  ],
   ["GET", "/api/v1/namespaces/dev/pods?fieldSelector=metadata.name!%3Dweb", R({ verb: "list", resource: "pods", namespace: "dev" })],
   ["GET", "/api/v1/namespaces/dev/pods?fieldSelector=metadata.name%3D..", R({ verb: "list", resource: "pods", namespace: "dev" })],
   // Percent-encoding is decoded first, like the API server does.
@@ -112,7 +140,32 @@ describe("parseKubeRequest: Kubernetes RequestInfo rules", () => {
 });
 
 describe("parseKubeRequest fuzz", () => {
-  const SEGMENTS = ["api", "apis", "v1", "apps", "namespaces", "dev", "pods", "web", "exec", "watch", "proxy", "status", "finalize", "", ".", "..", "%2F", "%", "%zz", "%e2%82", "\u00e9", "a b", "?", "#"];
+  const SEGMENTS = [
+    "api",
+    "apis",
+    "v1",
+    "apps",
+    "namespaces",
+    "dev",
+    "pods",
+    "web",
+    "exec",
+    "watch",
+    "proxy",
+    "status",
+    "finalize",
+    "",
+    ".",
+    "..",
+    "%2F",
+    "%",
+    "%zz",
+    "%e2%82",
+    "\u00e9",
+    "a b",
+    "?",
+    "#",
+  ];
   const pick = <T>(a: readonly T[]): T => a[Math.floor(Math.random() * a.length)] as T;
   const METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE", "", "get"];
 

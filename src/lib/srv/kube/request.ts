@@ -121,7 +121,8 @@ export function parseKubeRequest(method: string, path: string, query: string | U
 
   // From here on the path names a resource: segments the API server would read differently are refused.
   for (const p of parts) {
-    if (p === "" || p === "." || p === "..") throw new KubeRequestError(`invalid request path ${JSON.stringify(decoded.slice(0, 200))}: empty, "." or ".." segment`);
+    if (p === "" || p === "." || p === "..")
+      throw new KubeRequestError(`invalid request path ${JSON.stringify(decoded.slice(0, 200))}: empty, "." or ".." segment`);
   }
 
   const prefix = parts[0] ?? "";

@@ -127,15 +127,19 @@ export class KubeService {
     let identity: Identity | undefined;
     let user: KubeUser;
     try {
-      if (wanted !== undefined && wanted !== header.cluster) throw kubeForbidden(`the proxy routed a stream for Kubernetes cluster ${header.cluster} to ${wanted}`);
+      if (wanted !== undefined && wanted !== header.cluster)
+        throw kubeForbidden(`the proxy routed a stream for Kubernetes cluster ${header.cluster} to ${wanted}`);
       identity = this.verify(header.cert);
       if (identity.kubernetesCluster === undefined || identity.kubernetesCluster === "") {
         throw kubeForbidden(`this certificate is not for a Kubernetes cluster: run jsh kube login ${header.cluster}`);
       }
       if (identity.kubernetesCluster !== header.cluster) {
-        throw kubeForbidden(`this certificate is for Kubernetes cluster ${identity.kubernetesCluster}, not ${header.cluster}: run jsh kube login ${header.cluster}`);
+        throw kubeForbidden(
+          `this certificate is for Kubernetes cluster ${identity.kubernetesCluster}, not ${header.cluster}: run jsh kube login ${header.cluster}`,
+        );
       }
-      if (!this.o.clusters().has(header.cluster)) throw new KubeAccessError("NotFound", `Kubernetes cluster ${header.cluster} is not served by ${this.o.nodeName}`);
+      if (!this.o.clusters().has(header.cluster))
+        throw new KubeAccessError("NotFound", `Kubernetes cluster ${header.cluster} is not served by ${this.o.nodeName}`);
       user = await this.authorize(identity);
     } catch (e) {
       const refused = this.toKubeError(e);

@@ -24,7 +24,8 @@ class FakeRecorder implements SessionRecorder {
   async close(): Promise<void> {}
 }
 
-const HEAD = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: x\r\nSec-WebSocket-Protocol: v5.channel.k8s.io\r\n\r\n";
+const HEAD =
+  "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: x\r\nSec-WebSocket-Protocol: v5.channel.k8s.io\r\n\r\n";
 
 function tapWith(): { tap: ExecTap; rec: FakeRecorder; answers: UpgradeAnswer[]; broken: string[] } {
   const rec = new FakeRecorder();
@@ -51,7 +52,14 @@ describe("execTarget", () => {
       command: ["ls", "-l"],
       tty: true,
     });
-    assert.deepEqual(T("/api/v1/namespaces/dev/pods/web/attach?stdin=true"), { kind: "attach", namespace: "dev", pod: "web", container: "", command: [], tty: false });
+    assert.deepEqual(T("/api/v1/namespaces/dev/pods/web/attach?stdin=true"), {
+      kind: "attach",
+      namespace: "dev",
+      pod: "web",
+      container: "",
+      command: [],
+      tty: false,
+    });
     assert.equal(T("/api/v1/namespaces/dev/pods/web/portforward?ports=80"), undefined);
     assert.equal(T("/api/v1/namespaces/dev/pods/web/log"), undefined);
     assert.equal(T("/apis/x.io/v1/namespaces/dev/pods/web/exec"), undefined);
@@ -141,13 +149,16 @@ describe("KubeUpstream.bearerToken", () => {
   const base = { name: "dev", server: "https://127.0.0.1:6443", insecureSkipTlsVerify: false } as const;
   test("a token file is read again after the refresh period; a missing file keeps the last token", () => {
     let content: string | undefined = "one\n";
-    const u = new KubeUpstream({ ...base, credentials: { kind: "token-file", path: "/t" } }, {
-      tokenRefreshMs: 0,
-      readFile: () => {
-        if (content === undefined) throw new Error("ENOENT");
-        return content;
+    const u = new KubeUpstream(
+      { ...base, credentials: { kind: "token-file", path: "/t" } },
+      {
+        tokenRefreshMs: 0,
+        readFile: () => {
+          if (content === undefined) throw new Error("ENOENT");
+          return content;
+        },
       },
-    });
+    );
     assert.equal(u.bearerToken(), "one");
     content = "two";
     assert.equal(u.bearerToken(), "two");

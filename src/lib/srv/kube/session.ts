@@ -99,8 +99,14 @@ export class ExecTap {
       this.head = Buffer.alloc(0);
       const encoding = answer.status === 101 && answer.upgrade.toLowerCase() === "websocket" ? channelEncoding(answer.subprotocol) : undefined;
       if (encoding !== undefined) {
-        this.server = { parser: new WsFrameParser({ from: "server" }), reader: new K8sChannelReader(encoding, { data: (ch, d) => this.serverData(ch, d), end: (ch) => this.serverEnd(ch) }) };
-        this.client = { parser: new WsFrameParser({ from: "client" }), reader: new K8sChannelReader(encoding, { data: (ch, d) => this.clientData(ch, d), end: (ch) => this.clientEnd(ch) }) };
+        this.server = {
+          parser: new WsFrameParser({ from: "server" }),
+          reader: new K8sChannelReader(encoding, { data: (ch, d) => this.serverData(ch, d), end: (ch) => this.serverEnd(ch) }),
+        };
+        this.client = {
+          parser: new WsFrameParser({ from: "client" }),
+          reader: new K8sChannelReader(encoding, { data: (ch, d) => this.clientData(ch, d), end: (ch) => this.clientEnd(ch) }),
+        };
         this.phase = "frames";
       } else this.phase = "passthrough";
       this.events.answered(answer);

@@ -74,7 +74,7 @@ const rows: Row[] = [
     user: { roles: ["dev"] },
     roles: [dev],
     labels: { env: "prod" },
-    expect: "login \"ubuntu\" is not allowed on web-1 (no role's node_labels match this node (env=prod))",
+    expect: 'login "ubuntu" is not allowed on web-1 (no role\'s node_labels match this node (env=prod))',
   },
   {
     name: "a deny on the login",
@@ -223,11 +223,29 @@ describe("RbacAuthorizer.authorizeJoin", () => {
   const cases: { name: string; user: string; owner: string; mode: string; expect: true | string }[] = [
     { name: "an observer policy for the owner's role", user: "wendy", owner: "alice", mode: "observer", expect: true },
     { name: "the mode is checked", user: "wendy", owner: "alice", mode: "peer", expect: "no join_sessions policy allows joining ssh sessions as peer" },
-    { name: "the owner's roles are checked", user: "wendy", owner: "root", mode: "observer", expect: "no join_sessions policy allows joining ssh sessions as observer" },
+    {
+      name: "the owner's roles are checked",
+      user: "wendy",
+      owner: "root",
+      mode: "observer",
+      expect: "no join_sessions policy allows joining ssh sessions as observer",
+    },
     { name: "a deny policy wins", user: "pete", owner: "root", mode: "peer", expect: 'denied by role "no-admins" (join policy "not admins")' },
     { name: "peer allowed by a wildcard", user: "pete", owner: "alice", mode: "peer", expect: true },
-    { name: "no join_sessions at all", user: "nora", owner: "alice", mode: "observer", expect: "no join_sessions policy allows joining ssh sessions as observer" },
-    { name: "an owner who no longer exists", user: "wendy", owner: "ghost", mode: "observer", expect: "no join_sessions policy allows joining ssh sessions as observer" },
+    {
+      name: "no join_sessions at all",
+      user: "nora",
+      owner: "alice",
+      mode: "observer",
+      expect: "no join_sessions policy allows joining ssh sessions as observer",
+    },
+    {
+      name: "an owner who no longer exists",
+      user: "wendy",
+      owner: "ghost",
+      mode: "observer",
+      expect: "no join_sessions policy allows joining ssh sessions as observer",
+    },
     { name: "a joiner who no longer exists", user: "ghost", owner: "alice", mode: "observer", expect: 'user "ghost" does not exist' },
   ];
   for (const c of cases) {

@@ -7,7 +7,7 @@
 import type { KeyObject } from "node:crypto";
 import type { Clock } from "../../../api/clock.ts";
 import type { Role } from "../../../api/resources/index.ts";
-import { type SshCertificate, readUserCertExtensions } from "../../crypto/index.ts";
+import { readUserCertExtensions, type SshCertificate } from "../../crypto/index.ts";
 import { AccessChecker } from "../../rbac/index.ts";
 
 /** What a session on this node may do, decided once at login. */

@@ -4,7 +4,7 @@
  * event; internals stay in the log.
  */
 import type { AuthenticationType } from "ssh2";
-import { JumpgateError, isJumpgateError } from "../../../api/errors.ts";
+import { isJumpgateError, JumpgateError } from "../../../api/errors.ts";
 
 /** The methods offered after a failed attempt. keyboard-interactive is only a last hook to explain a refusal. */
 export const AUTH_METHODS: AuthenticationType[] = ["publickey", "keyboard-interactive"];
@@ -15,8 +15,7 @@ export function refusalBanner(reason: string): string {
 }
 
 /** What a refusal says when no certificate was offered at all. */
-export const NO_CERTIFICATE =
-  "a Jumpgate user certificate is required (log in with `jsh login`; plain keys and passwords are not accepted)";
+export const NO_CERTIFICATE = "a Jumpgate user certificate is required (log in with `jsh login`; plain keys and passwords are not accepted)";
 
 /** A reason for people from anything thrown: a JumpgateError's message, else a generic line. */
 export function reasonOf(e: unknown): string {

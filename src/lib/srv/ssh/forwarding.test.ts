@@ -3,7 +3,7 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import http from "node:http";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { FULL_POLICY, type Kit, ensureUser, freePort, run, start, startKit, waitFor } from "./ssh.test-helpers.ts";
+import { ensureUser, FULL_POLICY, freePort, type Kit, run, start, startKit, waitFor } from "./ssh.test-helpers.ts";
 
 let kit: Kit;
 let web: http.Server;
@@ -95,7 +95,12 @@ test("agent forwarding: the session's SSH_AUTH_SOCK reaches the client's agent, 
   const r = await run(
     "ssh",
     // IdentityAgent=none (in sshOpts) would also turn forwarding off; the first value given wins.
-    ["-o", `IdentityAgent=${sock}`, ...ssh(kit.identity("bob", ["jgtest"]), "jgtest", "-A"), 'ssh-add -l | wc -l; stat -c "%U %a" "$(dirname "$SSH_AUTH_SOCK")"'],
+    [
+      "-o",
+      `IdentityAgent=${sock}`,
+      ...ssh(kit.identity("bob", ["jgtest"]), "jgtest", "-A"),
+      'ssh-add -l | wc -l; stat -c "%U %a" "$(dirname "$SSH_AUTH_SOCK")"',
+    ],
   );
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout, "1\njgtest 700\n");

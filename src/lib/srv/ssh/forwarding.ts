@@ -64,12 +64,7 @@ export class Forwarding {
   }
 
   /** Global requests: tcpip-forward and cancel-tcpip-forward (ssh -R); anything else is refused. */
-  request(
-    accept: ((port?: number) => void) | undefined,
-    reject: (() => void) | undefined,
-    name: string,
-    info: TcpipBindInfo | undefined,
-  ): void {
+  request(accept: ((port?: number) => void) | undefined, reject: (() => void) | undefined, name: string, info: TcpipBindInfo | undefined): void {
     if (name === "tcpip-forward" && info) {
       this.listen(accept, reject, info);
       return;

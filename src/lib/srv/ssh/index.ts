@@ -14,8 +14,8 @@ export {
   type RbacAuthorizerOptions,
   type SessionPolicy,
 } from "./authorizer.ts";
-export { type OsLogin, lookupLogin, parsePasswdLine } from "./oslogin.ts";
+export { lookupLogin, type OsLogin, parsePasswdLine } from "./oslogin.ts";
 export { SshService, type SshServiceOptions } from "./server.ts";
 export type { RecorderFactory, SessionRecorder } from "./session.ts";
 export { parseScpCommand, type ScpCommand } from "./subsystems.ts";
-export { type TrackerSink, TrackerKeeper } from "./tracker.ts";
+export { TrackerKeeper, type TrackerSink } from "./tracker.ts";

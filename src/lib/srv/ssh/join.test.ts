@@ -77,7 +77,10 @@ test("an observer sees the session from then on, his keys go nowhere, and the ow
     assert.equal(first?.owner, "alice");
     assert.equal(first?.login, "root");
     assert.equal(first?.hostname, "web-1");
-    assert.deepEqual(first?.participants.map((p) => [p.user, p.mode]), [["alice", "peer"]]);
+    assert.deepEqual(
+      first?.participants.map((p) => [p.user, p.mode]),
+      [["alice", "peer"]],
+    );
 
     const obs = term(ssh(bob, "-tt", ...joinOpts(sid, "observer")));
     await owner.waitFor(/jumpgate: bob joined the session as observer/);
@@ -85,8 +88,13 @@ test("an observer sees the session from then on, his keys go nowhere, and the ow
     await obs.waitFor(/sid=/, "the replay");
     await waitFor(() => trackersOf(sid).find((t) => t.participants.length === 2), 5000, "the tracker with bob");
     assert.deepEqual(
-      trackersOf(sid).at(-1)?.participants.map((p) => [p.user, p.mode]),
-      [["alice", "peer"], ["bob", "observer"]],
+      trackersOf(sid)
+        .at(-1)
+        ?.participants.map((p) => [p.user, p.mode]),
+      [
+        ["alice", "peer"],
+        ["bob", "observer"],
+      ],
     );
 
     owner.p.write("echo owner-$((40+2))-out\r");

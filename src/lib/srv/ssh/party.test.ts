@@ -87,7 +87,11 @@ describe("SessionParty", () => {
     assert.deepEqual(input, ["ls\r"]);
     assert.deepEqual(
       p.members().map((m) => [m.user, m.mode]),
-      [["alice", "peer"], ["bob", "observer"], ["carol", "peer"]],
+      [
+        ["alice", "peer"],
+        ["bob", "observer"],
+        ["carol", "peer"],
+      ],
     );
   });
 
@@ -102,7 +106,10 @@ describe("SessionParty", () => {
     assert.equal(notices.at(-1), "jumpgate: bob left the session");
     assert.match(peer.err.join(""), /bob left the session/);
     assert.ok(p.isOpen);
-    assert.deepEqual(p.members().map((m) => m.user), ["alice", "carol"]);
+    assert.deepEqual(
+      p.members().map((m) => m.user),
+      ["alice", "carol"],
+    );
     await p.end();
     await ended;
     assert.equal(peer.exitCode, 0);

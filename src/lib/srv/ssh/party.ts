@@ -10,7 +10,7 @@ import type { Logger } from "pino";
 import type { ServerChannel } from "ssh2";
 import type { Clock } from "../../../api/clock.ts";
 import { finishChannel } from "./spawn.ts";
-import { type PartyMember, type TrackerSink, TrackerKeeper } from "./tracker.ts";
+import { type PartyMember, TrackerKeeper, type TrackerSink } from "./tracker.ts";
 
 export type JoinerMode = "observer" | "peer";
 
@@ -90,10 +90,7 @@ export class SessionParty {
 
   /** Who is in the session now, the owner first. */
   members(): PartyMember[] {
-    return [
-      { user: this.o.owner, mode: "peer", joined: this.ownerSince },
-      ...[...this.joiners].map((j) => ({ user: j.user, mode: j.mode, joined: j.joined })),
-    ];
+    return [{ user: this.o.owner, mode: "peer", joined: this.ownerSince }, ...[...this.joiners].map((j) => ({ user: j.user, mode: j.mode, joined: j.joined }))];
   }
 
   /** Everyone who took part, once each, the owner first (for `session.end`). */

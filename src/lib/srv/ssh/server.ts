@@ -86,8 +86,7 @@ export class SshService {
       clock: o.clock,
       log,
       findParty: (id) => this.active.get(id)?.joinable(),
-      authorizeJoin: (req) =>
-        o.authorizer.authorizeJoin?.(req) ?? Promise.resolve({ allowed: false, reason: "this node does not allow joining sessions" }),
+      authorizeJoin: (req) => o.authorizer.authorizeJoin?.(req) ?? Promise.resolve({ allowed: false, reason: "this node does not allow joining sessions" }),
       track: (s) => {
         this.active.set(s.id, s);
         const done = new Promise<void>((resolve) => s.onDone(resolve));
@@ -100,7 +99,9 @@ export class SshService {
     };
     const hostKey = certificateKey(o.hostKey, o.hostCertificate);
     const debug = log.isLevelEnabled("trace") ? { debug: (m: string) => log.trace(m) } : {};
-    this.server = new ssh2.Server({ hostKeys: [{ key: hostKey }], ident: "Jumpgate", ...CHANNEL_OPTIONS, ...debug }, (client, info) => this.onClient(client, info.ip));
+    this.server = new ssh2.Server({ hostKeys: [{ key: hostKey }], ident: "Jumpgate", ...CHANNEL_OPTIONS, ...debug }, (client, info) =>
+      this.onClient(client, info.ip),
+    );
   }
 
   /** Serves an SSH connection arriving on any stream (e.g. a reverse-tunnel channel from the proxy). */
@@ -258,12 +259,7 @@ export class SshService {
   }
 
   /** Verifies the certificate for the login, asks the authorizer, resolves the OS login. */
-  private async decide(
-    algo: string,
-    blob: Buffer,
-    login: string,
-    remoteAddr: string,
-  ): Promise<{ ok: ConnIdentity } | { refused: string; user: string }> {
+  private async decide(algo: string, blob: Buffer, login: string, remoteAddr: string): Promise<{ ok: ConnIdentity } | { refused: string; user: string }> {
     let cert: SshCertificate;
     try {
       cert = parseCertificate(blob);

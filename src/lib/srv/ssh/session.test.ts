@@ -5,7 +5,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import * as nodePty from "node-pty";
-import { FULL_POLICY, type Kit, ensureUser, run, start, startKit, waitFor } from "./ssh.test-helpers.ts";
+import { ensureUser, FULL_POLICY, type Kit, run, start, startKit, waitFor } from "./ssh.test-helpers.ts";
 
 let kit: Kit;
 let root: string[];

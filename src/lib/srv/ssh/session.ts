@@ -14,7 +14,7 @@ import { hostOfAddr, sessionFailure } from "./errors.ts";
 import { type JoinRequest, runJoin, takeJoinEnv } from "./join.ts";
 import { baseEnv } from "./oslogin.ts";
 import { SessionParty } from "./party.ts";
-import { type ExitInfo, clientSignal, finishChannel, pipeChild, pipePty, spawnPiped, spawnPty } from "./spawn.ts";
+import { clientSignal, type ExitInfo, finishChannel, pipeChild, pipePty, spawnPiped, spawnPty } from "./spawn.ts";
 import { parseScpCommand, runSftp } from "./subsystems.ts";
 
 export interface SessionRecorder {

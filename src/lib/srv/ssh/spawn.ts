@@ -10,7 +10,7 @@ import { constants } from "node:os";
 import type { Writable } from "node:stream";
 import * as nodePty from "node-pty";
 import type { ServerChannel } from "ssh2";
-import { type OsLogin, asUser, homeOrRoot } from "./oslogin.ts";
+import { asUser, homeOrRoot, type OsLogin } from "./oslogin.ts";
 
 /** How a program ended: an exit code, or a signal name without "SIG". */
 export interface ExitInfo {

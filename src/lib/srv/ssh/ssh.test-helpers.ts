@@ -11,16 +11,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
 import { type Clock, systemClock } from "../../../api/clock.ts";
+import type { StoredResource } from "../../../api/resource.ts";
 import {
   formatCertificateLine,
   generateEd25519,
-  knownHostsCaLine,
   type KeyPair,
+  knownHostsCaLine,
   signHostCertificate,
   signUserCertificate,
   writeOpenSshPrivateKey,
 } from "../../crypto/index.ts";
-import type { StoredResource } from "../../../api/resource.ts";
 import type { AuthorizeRequest, JoinAuthorizeRequest, JoinDecision, NodeAuthorizer, SessionPolicy } from "./authorizer.ts";
 import { SshService } from "./server.ts";
 import type { RecorderFactory } from "./session.ts";

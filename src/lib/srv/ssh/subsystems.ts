@@ -22,12 +22,7 @@ export interface SftpResult extends ExitInfo {
 }
 
 /** Runs sftp-server as `user` on the channel until the client closes it. */
-export async function runSftp(
-  user: OsLogin,
-  env: Record<string, string>,
-  channel: ServerChannel,
-  touch: () => void,
-): Promise<SftpResult> {
+export async function runSftp(user: OsLogin, env: Record<string, string>, channel: ServerChannel, touch: () => void): Promise<SftpResult> {
   const server = sftpServerPath();
   if (!server) throw new Error("sftp-server is not installed");
   const child = spawnPiped(user, [server], env);

@@ -7,7 +7,14 @@ import { parseResource, type SessionTrackerSpec } from "../../../api/resources/i
 import { TrackerKeeper } from "./tracker.ts";
 
 const log = pino({ level: "silent" });
-const session = { sessionId: "5f3c8a9e-0000-4000-8000-000000000001", login: "root", owner: "alice", hostId: "host-1", hostname: "web-1", created: new Date("2026-03-01T10:00:00Z") };
+const session = {
+  sessionId: "5f3c8a9e-0000-4000-8000-000000000001",
+  login: "root",
+  owner: "alice",
+  hostId: "host-1",
+  hostname: "web-1",
+  created: new Date("2026-03-01T10:00:00Z"),
+};
 const alice = { user: "alice", mode: "peer" as const, joined: session.created };
 const bob = { user: "bob", mode: "observer" as const, joined: new Date("2026-03-01T10:01:00Z") };
 
@@ -62,7 +69,10 @@ describe("TrackerKeeper", () => {
     await tick();
     await tick();
     assert.equal(g.writes.length, 2);
-    assert.deepEqual(specOf(g.writes[1]).participants.map((p) => p.user), ["alice", "bob"]);
+    assert.deepEqual(
+      specOf(g.writes[1]).participants.map((p) => p.user),
+      ["alice", "bob"],
+    );
     g.release();
     const done = k.terminate();
     await tick();

@@ -2,16 +2,20 @@
 // @generated from file jumpgate/v1/resources.proto (package jumpgate.v1, syntax proto3)
 /* eslint-disable */
 
+import type { JsonObject, Message } from "@bufbuild/protobuf";
 import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_google_protobuf_struct } from "@bufbuild/protobuf/wkt";
-import type { JsonObject, Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file jumpgate/v1/resources.proto.
  */
-export const file_jumpgate_v1_resources: GenFile = /*@__PURE__*/
-  fileDesc("ChtqdW1wZ2F0ZS92MS9yZXNvdXJjZXMucHJvdG8SC2p1bXBnYXRlLnYxIosBCghSZXNvdXJjZRIMCgRraW5kGAEgASgJEg8KB3ZlcnNpb24YAiABKAkSEAoIc3ViX2tpbmQYAyABKAkSJwoIbWV0YWRhdGEYBCABKAsyFS5qdW1wZ2F0ZS52MS5NZXRhZGF0YRIlCgRzcGVjGAUgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCKyAQoITWV0YWRhdGESDAoEbmFtZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRIxCgZsYWJlbHMYAyADKAsyIS5qdW1wZ2F0ZS52MS5NZXRhZGF0YS5MYWJlbHNFbnRyeRIPCgdleHBpcmVzGAQgASgJEhAKCHJldmlzaW9uGAUgASgDGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFiBnByb3RvMw", [file_google_protobuf_struct]);
+export const file_jumpgate_v1_resources: GenFile =
+  /*@__PURE__*/
+  fileDesc(
+    "ChtqdW1wZ2F0ZS92MS9yZXNvdXJjZXMucHJvdG8SC2p1bXBnYXRlLnYxIosBCghSZXNvdXJjZRIMCgRraW5kGAEgASgJEg8KB3ZlcnNpb24YAiABKAkSEAoIc3ViX2tpbmQYAyABKAkSJwoIbWV0YWRhdGEYBCABKAsyFS5qdW1wZ2F0ZS52MS5NZXRhZGF0YRIlCgRzcGVjGAUgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCKyAQoITWV0YWRhdGESDAoEbmFtZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRIxCgZsYWJlbHMYAyADKAsyIS5qdW1wZ2F0ZS52MS5NZXRhZGF0YS5MYWJlbHNFbnRyeRIPCgdleHBpcmVzGAQgASgJEhAKCHJldmlzaW9uGAUgASgDGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFiBnByb3RvMw",
+    [file_google_protobuf_struct],
+  );
 
 /**
  * A resource document. Its JSON form is the YAML users write
@@ -51,8 +55,7 @@ export type Resource = Message<"jumpgate.v1.Resource"> & {
  * Describes the message jumpgate.v1.Resource.
  * Use `create(ResourceSchema)` to create a new message.
  */
-export const ResourceSchema: GenMessage<Resource> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_resources, 0);
+export const ResourceSchema: GenMessage<Resource> = /*@__PURE__*/ messageDesc(file_jumpgate_v1_resources, 0);
 
 /**
  * @generated from message jumpgate.v1.Metadata
@@ -90,6 +93,4 @@ export type Metadata = Message<"jumpgate.v1.Metadata"> & {
  * Describes the message jumpgate.v1.Metadata.
  * Use `create(MetadataSchema)` to create a new message.
  */
-export const MetadataSchema: GenMessage<Metadata> = /*@__PURE__*/
-  messageDesc(file_jumpgate_v1_resources, 1);
-
+export const MetadataSchema: GenMessage<Metadata> = /*@__PURE__*/ messageDesc(file_jumpgate_v1_resources, 1);

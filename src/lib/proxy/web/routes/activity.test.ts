@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { sessionTrackerResource } from "../../../../api/resources/index.ts";
-import { encodeEvent, encodeHeader, headerFor, metadataFromHeader } from "../../../events/index.ts";
 import { validateResource } from "../../../auth/index.ts";
+import { encodeEvent, encodeHeader, headerFor, metadataFromHeader } from "../../../events/index.ts";
 import { EXPORT_PAGE } from "./audit.ts";
 import { routesFixture } from "./routes.test-helpers.ts";
 
@@ -64,7 +64,10 @@ describe("active sessions, recordings and the audit log", () => {
       },
     ]);
     const watcher = await t.call("wendy", "GET", "/webapi/sessions/active");
-    assert.deepEqual(watcher.json.items.map((i: { id: string; join_modes: string[] }) => [i.id, i.join_modes]), [[SID, ["observer"]]]);
+    assert.deepEqual(
+      watcher.json.items.map((i: { id: string; join_modes: string[] }) => [i.id, i.join_modes]),
+      [[SID, ["observer"]]],
+    );
     // Bob may not join: Auth does not even show him the session.
     assert.deepEqual((await t.call("bob", "GET", "/webapi/sessions/active")).json.items, []);
   });
@@ -151,9 +154,15 @@ describe("active sessions, recordings and the audit log", () => {
     assert.equal(r.status, 200, r.text.slice(0, 200));
     assert.match(r.headers.get("content-type") ?? "", /^application\/x-ndjson/);
     assert.match(r.headers.get("content-disposition") ?? "", /^attachment; filename="audit-\d{8}T\d{6}Z-\d{8}T\d{6}Z\.jsonl"$/);
-    const lines = r.text.trimEnd().split("\n").map((l) => JSON.parse(l) as { event: string; n: number });
+    const lines = r.text
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { event: string; n: number });
     assert.equal(lines.length, n);
-    assert.deepEqual(lines.map((e) => e.n), [...Array(n).keys()]);
+    assert.deepEqual(
+      lines.map((e) => e.n),
+      [...Array(n).keys()],
+    );
     assert.ok(lines.every((e) => e.event === "exec"));
   });
 });

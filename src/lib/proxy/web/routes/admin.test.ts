@@ -170,7 +170,10 @@ describe("user status", () => {
   });
   test("login lockout in force is locked; an expired one is not; a pending invite is invited", () => {
     assert.deepEqual(
-      [userItem(user({ is_locked: true, lock_expires: "2026-06-01T12:20:00Z" }), [], now).status, userItem(user({ is_locked: true, lock_expires: "2026-06-01T12:20:00Z" }), [], now).locked_until],
+      [
+        userItem(user({ is_locked: true, lock_expires: "2026-06-01T12:20:00Z" }), [], now).status,
+        userItem(user({ is_locked: true, lock_expires: "2026-06-01T12:20:00Z" }), [], now).locked_until,
+      ],
       ["locked", "2026-06-01T12:20:00Z"],
     );
     assert.equal(userItem(user({ is_locked: true, lock_expires: "2026-06-01T11:00:00Z" }), [], now).status, "active");

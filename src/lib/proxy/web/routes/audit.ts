@@ -43,7 +43,11 @@ function search(client: AuthClient, f: AuditFilter, limit: number, startKey: str
 }
 
 /** `20260601T120000Z`: a time that is also a portable file name part. */
-const fileTime = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, "Z").replace(/[-:]/g, "");
+const fileTime = (d: Date) =>
+  d
+    .toISOString()
+    .replace(/\.\d{3}Z$/, "Z")
+    .replace(/[-:]/g, "");
 
 /** Writes one chunk, waiting for the socket to drain so a slow reader holds back the paging. */
 async function write(res: ServerResponse, text: string): Promise<boolean> {

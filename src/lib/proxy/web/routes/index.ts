@@ -18,13 +18,5 @@ export type { ResourceSource, WebResource } from "./resources.ts";
 export { errorPosition, YamlProblem } from "./yaml-errors.ts";
 
 export function dataRoutes(deps: WebRouteDeps): AuthedRoute[] {
-  return [
-    ...resourceRoutes(deps),
-    ...sessionRoutes(deps),
-    ...recordingRoutes(),
-    ...auditRoutes(),
-    ...userRoutes(),
-    ...roleRoutes(),
-    ...tokenRoutes(deps),
-  ];
+  return [...resourceRoutes(deps), ...sessionRoutes(deps), ...recordingRoutes(), ...auditRoutes(), ...userRoutes(), ...roleRoutes(), ...tokenRoutes(deps)];
 }

@@ -33,16 +33,26 @@ describe("GET /webapi/resources", () => {
     const r = await t.call("alice", "GET", "/webapi/resources");
     assert.equal(r.status, 200, r.text);
     assert.deepEqual(r.json.items, [
-      { kind: "node", id: web, name: "web-1", description: "10.0.0.5:3022", labels: { env: "prod", team: "Payments" }, logins: ["alice", "root"], sub_kind: "" },
+      {
+        kind: "node",
+        id: web,
+        name: "web-1",
+        description: "10.0.0.5:3022",
+        labels: { env: "prod", team: "Payments" },
+        logins: ["alice", "root"],
+        sub_kind: "",
+      },
     ]);
     const bob = await t.call("bob", "GET", "/webapi/resources?kind=node");
-    assert.deepEqual(bob.json.items.map((i: { name: string; logins: string[] }) => [i.name, i.logins]).sort(), [["db-1", ["bob"]], ["web-1", ["bob"]]]);
+    assert.deepEqual(bob.json.items.map((i: { name: string; logins: string[] }) => [i.name, i.logins]).sort(), [
+      ["db-1", ["bob"]],
+      ["web-1", ["bob"]],
+    ]);
     assert.deepEqual((await t.call("ed", "GET", "/webapi/resources")).json.items, []);
   });
 
   test("search is a case-insensitive substring of name, description and labels; labels filter exactly", async () => {
-    const names = async (q: string) =>
-      ((await t.call("bob", "GET", `/webapi/resources?${q}`)).json.items as Array<{ name: string }>).map((i) => i.name).sort();
+    const names = async (q: string) => ((await t.call("bob", "GET", `/webapi/resources?${q}`)).json.items as Array<{ name: string }>).map((i) => i.name).sort();
     assert.deepEqual(await names("search=WEB"), ["web-1"]);
     assert.deepEqual(await names("search=payments"), ["web-1"]);
     assert.deepEqual(await names("search=env%3Ddev"), ["db-1"]);
@@ -71,7 +81,10 @@ describe("GET /webapi/resources", () => {
       }),
     );
     const r = await t.call("alice", "GET", "/webapi/resources");
-    assert.deepEqual(r.json.items.map((i: { name: string; logins: string[] }) => [i.name, i.logins]).sort(), [["db-1", ["alice"]], ["web-1", ["alice"]]]);
+    assert.deepEqual(r.json.items.map((i: { name: string; logins: string[] }) => [i.name, i.logins]).sort(), [
+      ["db-1", ["alice"]],
+      ["web-1", ["alice"]],
+    ]);
   });
 
   test("databases: one item per database, with the db users as logins and the db names", async () => {
@@ -144,7 +157,16 @@ describe("GET /webapi/resources: apps", () => {
           public_addr: `grafana.${PUBLIC_ADDR.replace(/:\d+$/, "")}`,
           launch_url: "/web/launch/grafana",
         },
-        { kind: "app", id: "redis", name: "redis", description: "redis app", labels: { env: "dev" }, logins: [], sub_kind: "tcp", public_addr: "redis.example.com" },
+        {
+          kind: "app",
+          id: "redis",
+          name: "redis",
+          description: "redis app",
+          labels: { env: "dev" },
+          logins: [],
+          sub_kind: "tcp",
+          public_addr: "redis.example.com",
+        },
       ],
     );
     const all = await t.call("ann", "GET", "/webapi/resources");

@@ -22,12 +22,7 @@ const shellWord = (s: string) => (/^[A-Za-z0-9._:@,=/-]+$/.test(s) ? s : `'${s.r
 
 /** What to run on the new host: the daemon with the token's roles, joining through this proxy. */
 export function joinCommand(token: TokenItem, publicAddr: string): string {
-  return [
-    "jumpgate start",
-    `--roles=${shellWord(token.roles.join(","))}`,
-    `--token=${shellWord(token.name)}`,
-    `--proxy=${shellWord(publicAddr)}`,
-  ].join(" ");
+  return ["jumpgate start", `--roles=${shellWord(token.roles.join(","))}`, `--token=${shellWord(token.name)}`, `--proxy=${shellWord(publicAddr)}`].join(" ");
 }
 
 export function tokenRoutes(deps: WebRouteDeps): AuthedRoute[] {

@@ -3,10 +3,11 @@
  * user's client, so Auth applies the `user` rules and refuses to let anyone
  * hand out roles he could not grant himself.
  */
+
+import type { AuthClient } from "../../../../api/authclient.ts";
 import { badParameter, isJumpgateError } from "../../../../api/errors.ts";
 import type { StoredResource } from "../../../../api/resource.ts";
 import { findLock, type Lock } from "../../../../api/resources/index.ts";
-import type { AuthClient } from "../../../../api/authclient.ts";
 import type { AuthedRoute } from "../context.ts";
 import { readJson, sendJson, str } from "../http.ts";
 import { listStored, param, route, sendNoContent, strList } from "./common.ts";
@@ -114,4 +115,3 @@ export function userRoutes(): AuthedRoute[] {
     }),
   ];
 }
-

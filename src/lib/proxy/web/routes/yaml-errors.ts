@@ -3,7 +3,7 @@
  * schema and role checks `jctl create` uses, so that a problem comes back with
  * the line and column of the node it is about and the editor can mark it.
  */
-import { type Document, isMap, isScalar, isSeq, LineCounter, type Node as YamlNode, parseAllDocuments } from "yaml";
+import { type Document, isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Node as YamlNode } from "yaml";
 import { JumpgateError } from "../../../../api/errors.ts";
 import { type Path, parseResourceOf, type Role } from "../../../../api/resources/index.ts";
 import { validateRole } from "../../../rbac/index.ts";

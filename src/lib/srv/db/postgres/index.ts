@@ -2,12 +2,12 @@
 
 export { cancelKeyCount } from "./cancel.ts";
 export {
-	BackendFramer,
-	BackendReader,
-	decodeStartupPacket,
-	FrontendReader,
-	type PgMessage,
-	type StartupPacket,
+  BackendFramer,
+  BackendReader,
+  decodeStartupPacket,
+  FrontendReader,
+  type PgMessage,
+  type StartupPacket,
 } from "./codec.ts";
 export { PgProtocolError, PgServerError } from "./errors.ts";
 export { postgresEngine } from "./server.ts";

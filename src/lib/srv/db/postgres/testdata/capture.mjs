@@ -9,32 +9,32 @@ import net from "node:net";
 const [name, upstreamPort, listenPort] = process.argv.slice(2);
 let n = 0;
 const server = net.createServer((client) => {
-	const id = n++;
-	const lines = { client: [], server: [] };
-	const upstream = net.connect(Number(upstreamPort), "127.0.0.1");
-	client.setNoDelay(true);
-	upstream.setNoDelay(true);
-	client.on("data", (d) => {
-		lines.client.push(d.toString("hex"));
-		upstream.write(d);
-	});
-	upstream.on("data", (d) => {
-		lines.server.push(d.toString("hex"));
-		client.write(d);
-	});
-	const done = () => {
-		client.destroy();
-		upstream.destroy();
-		writeFileSync(`${name}.${id}.client.hex`, `${lines.client.join("\n")}\n`);
-		writeFileSync(`${name}.${id}.server.hex`, `${lines.server.join("\n")}\n`);
-	};
-	client.on("close", done);
-	upstream.on("close", done);
-	client.on("error", () => undefined);
-	upstream.on("error", () => undefined);
+  const id = n++;
+  const lines = { client: [], server: [] };
+  const upstream = net.connect(Number(upstreamPort), "127.0.0.1");
+  client.setNoDelay(true);
+  upstream.setNoDelay(true);
+  client.on("data", (d) => {
+    lines.client.push(d.toString("hex"));
+    upstream.write(d);
+  });
+  upstream.on("data", (d) => {
+    lines.server.push(d.toString("hex"));
+    client.write(d);
+  });
+  const done = () => {
+    client.destroy();
+    upstream.destroy();
+    writeFileSync(`${name}.${id}.client.hex`, `${lines.client.join("\n")}\n`);
+    writeFileSync(`${name}.${id}.server.hex`, `${lines.server.join("\n")}\n`);
+  };
+  client.on("close", done);
+  upstream.on("close", done);
+  client.on("error", () => undefined);
+  upstream.on("error", () => undefined);
 });
 server.listen(Number(listenPort), "127.0.0.1");
 process.on("SIGTERM", () => {
-	server.close();
-	setTimeout(() => process.exit(0), 200);
+  server.close();
+  setTimeout(() => process.exit(0), 200);
 });
