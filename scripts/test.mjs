@@ -3,8 +3,9 @@
 // running (a fresh Debian machine as root needs nothing done by hand), then checks
 // formatting and lint rules, and runs the unit tests and the end-to-end tests with
 // Node's test runner.
-import { spawn, spawnSync } from "node:child_process";
-import { readdirSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { readdirSync, rmSync, statSync } from "node:fs";
+import { homedir } from "node:os";
 import { join } from "node:path";
 import { ensurePeers } from "./peers.mjs";
 
@@ -53,22 +54,42 @@ function runLane(name, files) {
   });
 }
 
+// A hazard of machines whose root ~/.bashrc runs `pyenv init` (the build machines do): every root
+// login shell a test opens runs `pyenv rehash`, which holds a lock file while it works (well under a
+// second). A test that kills a session (SIGHUP, then SIGKILL) while its shell holds that lock leaves
+// the file behind, and every later root login then waits 60 s for it and the tests time out. A lock
+// older than 15 s is stale: remove it, now and while the tests run. Elsewhere this does nothing.
+const pyenvLock = join(process.env.PYENV_ROOT ?? join(homedir(), ".pyenv"), "shims", ".pyenv-shim");
+function clearStalePyenvLock() {
+  try {
+    if (Date.now() - statSync(pyenvLock).mtimeMs > 15_000) rmSync(pyenvLock, { force: true });
+  } catch {
+    // no lock: nothing to do
+  }
+}
+clearStalePyenvLock();
+const watchdog = setInterval(clearStalePyenvLock, 2_000);
+
+/** Runs a suite with its output passed through as it comes (the event loop keeps running for the watchdog). */
+function runInherit(args) {
+  return new Promise((resolve) => spawn(node, args, { stdio: "inherit", env }).on("close", (code) => resolve(code === 0)));
+}
+
 const only = process.argv[2];
 let failed = false;
 if (!only || only === "lint") {
   // Formatting and lint rules (biome.json) first: a second or two, and a clear list of what to fix.
   console.log("\n# lint (biome check src test; `npx biome check --write src test` fixes formatting)");
-  const r = spawnSync(node, [join("node_modules", "@biomejs", "biome", "bin", "biome"), "check", "src", "test"], { stdio: "inherit", env });
-  if (r.status !== 0) failed = true;
+  if (!(await runInherit([join("node_modules", "@biomejs", "biome", "bin", "biome"), "check", "src", "test"]))) failed = true;
 }
 if (!only || only === "unit") {
   console.log("\n# unit tests");
-  const r = spawnSync(node, [...common, "--test-concurrency=2", ...find("src", ".test.ts")], { stdio: "inherit", env });
-  if (r.status !== 0) failed = true;
+  if (!(await runInherit([...common, "--test-concurrency=2", ...find("src", ".test.ts")]))) failed = true;
 }
 if (!only || only === "e2e") {
   console.log(`\n# e2e tests, in ${lanes.length} lanes (each lane's report follows when it ends)`);
   const results = await Promise.all(lanes.map(([name, files]) => runLane(name, files)));
   if (results.includes(false)) failed = true;
 }
+clearInterval(watchdog);
 process.exit(failed ? 1 : 0);
