@@ -209,9 +209,23 @@ export async function startProcess(opts: ProcessOptions): Promise<RunningProcess
     }
 
     let clusterName = auth?.server.clusterName ?? opts.clusterName;
+    // How the agent parts of this process reach Auth and the proxy: directly when Auth runs here, else by joining.
+    const proxyLocal = proxy && opts.proxy ? `${loopback(opts.proxy.listen.host)}:${proxy.port}` : undefined;
+    const reach = {
+      ...(auth
+        ? {
+            local: {
+              server: auth.server,
+              authAddr: `${auth.localAddr.host}:${auth.localAddr.port}`,
+              ...(proxyLocal ? { proxyAddr: proxyLocal } : {}),
+              ...(proxyCert ? { proxyCert } : {}),
+            },
+          }
+        : {}),
+      ...(opts.join ? { join: opts.join } : {}),
+    };
     if (opts.node) {
       const n = opts.node;
-      const proxyLocal = proxy && opts.proxy ? `${loopback(opts.proxy.listen.host)}:${proxy.port}` : undefined;
       const part = await startNodePart({
         dataDir: opts.dataDir,
         hostId,
@@ -221,17 +235,7 @@ export async function startProcess(opts: ProcessOptions): Promise<RunningProcess
         ...(n.listen ? { listen: n.listen } : {}),
         ...(n.publicAddr ? { publicAddr: n.publicAddr } : {}),
         log,
-        ...(auth
-          ? {
-              local: {
-                server: auth.server,
-                authAddr: `${auth.localAddr.host}:${auth.localAddr.port}`,
-                ...(proxyLocal ? { proxyAddr: proxyLocal } : {}),
-                ...(proxyCert ? { proxyCert } : {}),
-              },
-            }
-          : {}),
-        ...(opts.join ? { join: opts.join } : {}),
+        ...reach,
       });
       clusterName = part.clusterName;
       closers.push(() => part.close());
@@ -239,24 +243,13 @@ export async function startProcess(opts: ProcessOptions): Promise<RunningProcess
     }
 
     if (opts.db) {
-      const proxyLocal = proxy && opts.proxy ? `${loopback(opts.proxy.listen.host)}:${proxy.port}` : undefined;
       const part = await startDbPart({
         dataDir: opts.dataDir,
         nodeName: opts.nodeName,
         databases: opts.db.databases,
         resources: opts.db.resources,
         log,
-        ...(auth
-          ? {
-              local: {
-                server: auth.server,
-                authAddr: `${auth.localAddr.host}:${auth.localAddr.port}`,
-                ...(proxyLocal ? { proxyAddr: proxyLocal } : {}),
-                ...(proxyCert ? { proxyCert } : {}),
-              },
-            }
-          : {}),
-        ...(opts.join ? { join: opts.join } : {}),
+        ...reach,
       });
       clusterName = part.clusterName;
       closers.push(() => part.close());
@@ -264,7 +257,6 @@ export async function startProcess(opts: ProcessOptions): Promise<RunningProcess
     }
 
     if (opts.app) {
-      const proxyLocal = proxy && opts.proxy ? `${loopback(opts.proxy.listen.host)}:${proxy.port}` : undefined;
       const part = await startAppPart({
         dataDir: opts.dataDir,
         nodeName: opts.nodeName,
@@ -272,17 +264,7 @@ export async function startProcess(opts: ProcessOptions): Promise<RunningProcess
         resources: opts.app.resources,
         ...(opts.app.auditRequests !== undefined ? { auditRequests: opts.app.auditRequests } : {}),
         log,
-        ...(auth
-          ? {
-              local: {
-                server: auth.server,
-                authAddr: `${auth.localAddr.host}:${auth.localAddr.port}`,
-                ...(proxyLocal ? { proxyAddr: proxyLocal } : {}),
-                ...(proxyCert ? { proxyCert } : {}),
-              },
-            }
-          : {}),
-        ...(opts.join ? { join: opts.join } : {}),
+        ...reach,
       });
       clusterName = part.clusterName;
       closers.push(() => part.close());
@@ -290,23 +272,12 @@ export async function startProcess(opts: ProcessOptions): Promise<RunningProcess
     }
 
     if (opts.kube) {
-      const proxyLocal = proxy && opts.proxy ? `${loopback(opts.proxy.listen.host)}:${proxy.port}` : undefined;
       const part = await startKubePart({
         dataDir: opts.dataDir,
         nodeName: opts.nodeName,
         ...opts.kube,
         log,
-        ...(auth
-          ? {
-              local: {
-                server: auth.server,
-                authAddr: `${auth.localAddr.host}:${auth.localAddr.port}`,
-                ...(proxyLocal ? { proxyAddr: proxyLocal } : {}),
-                ...(proxyCert ? { proxyCert } : {}),
-              },
-            }
-          : {}),
-        ...(opts.join ? { join: opts.join } : {}),
+        ...reach,
       });
       clusterName = part.clusterName;
       closers.push(() => part.close());
